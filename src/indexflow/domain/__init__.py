@@ -1,0 +1,1 @@
+"""Pure domain logic: component trees, bundling, chunking, ids. No I/O."""

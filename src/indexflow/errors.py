@@ -1,0 +1,84 @@
+"""The exceptions indexflow raises, in one tree.
+
+    IndexflowError                      root: catch this to catch everything of ours
+    ├── TransientError                  worth retrying with backoff (a service hiccup)
+    │   ├── StoreUnavailable            vector store unreachable / timed out
+    │   ├── DatabaseUnavailable         state database unreachable / locked
+    │   └── EncoderUnavailable          remote encoder unreachable / rate limited
+    ├── PermanentError                  retrying cannot help: fail the plan, keep the message
+    │   ├── UnsupportedFormat           no parser for these bytes
+    │   ├── ParseError                  a parser could not read the document
+    │   ├── InputTooLarge               a limit on outside input was exceeded
+    │   ├── DimensionMismatch           encoder output does not fit the collection
+    │   └── EncoderError                the encoder rejected the input / is misconfigured
+    ├── NotFound                        an id or name that does not exist
+    ├── ConflictError                   an operation the current state forbids (e.g. edit a used profile)
+    └── ConfigurationError              settings that cannot work together
+
+Adapters translate vendor exceptions at their boundary (``raise StoreUnavailable(...) from exc``)
+so the pipeline only ever reasons about these classes.
+"""
+
+from __future__ import annotations
+
+
+class IndexflowError(Exception):
+    """Root of every exception indexflow raises on purpose."""
+
+    code = "indexflow_error"
+
+
+class TransientError(IndexflowError):
+    """A failure that may go away by itself; the caller should retry with backoff."""
+
+    code = "transient_error"
+
+
+class StoreUnavailable(TransientError):
+    code = "store_unavailable"
+
+
+class DatabaseUnavailable(TransientError):
+    code = "database_unavailable"
+
+
+class EncoderUnavailable(TransientError):
+    code = "encoder_unavailable"
+
+
+class PermanentError(IndexflowError):
+    """A failure that retrying cannot fix (bad input, wrong configuration)."""
+
+    code = "permanent_error"
+
+
+class UnsupportedFormat(PermanentError):
+    code = "unsupported_format"
+
+
+class ParseError(PermanentError):
+    code = "parse_error"
+
+
+class InputTooLarge(PermanentError):
+    code = "input_too_large"
+
+
+class DimensionMismatch(PermanentError):
+    code = "dimension_mismatch"
+
+
+class EncoderError(PermanentError):
+    code = "encoder_error"
+
+
+class NotFound(IndexflowError):
+    code = "not_found"
+
+
+class ConflictError(IndexflowError):
+    code = "conflict"
+
+
+class ConfigurationError(IndexflowError):
+    code = "configuration_error"

@@ -1,0 +1,100 @@
+"""The vector store port: what the pipeline needs from any vector engine.
+
+Contract (every adapter passes ``tests/contract/test_store_contract.py``):
+
+- ``ensure_collection`` is idempotent; calling it again with the same spec is a no-op, with a
+  different dimension or distance it raises ``DimensionMismatch``.
+- ``upsert`` with an existing id overwrites that point (never duplicates). Ids are UUID strings.
+- ``delete_by_plan`` / ``delete_by_document`` / ``delete_points`` remove matching points and are
+  verified: once they return, ``search`` and ``count`` no longer see those points.
+- ``search`` returns at most ``limit`` hits, best first; ``score`` is a similarity (higher is
+  better) for every distance. ``filters`` restrict on payload fields (all must match).
+- Missing collections behave as empty for reads and deletes.
+- Vendor exceptions are translated: unreachable/timeouts → ``StoreUnavailable``; everything
+  else that cannot succeed on retry → a ``PermanentError`` subclass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionSpec:
+    """Everything needed to create one profile's collection."""
+
+    name: str
+    dimension: int
+    distance: str = "cosine"  # "cosine" | "dot" | "euclid"
+    hnsw_m: int = 16
+    hnsw_ef_construct: int = 100
+
+
+@dataclass(slots=True)
+class VectorPoint:
+    """One chunk's vector plus its payload.
+
+    Payload keys written by the pipeline: ``plan_id``, ``chunk_id``, ``document_id``,
+    ``dataset_id``, ``version_id``, ``profile_id``, ``bundle_seq``, ``chunk_seq``,
+    ``component_ids``, ``token_count``, ``text``, ``enabled`` (bool).
+    """
+
+    id: str
+    vector: Sequence[float]
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilter:
+    """Payload filter: every field that is set must match (``*_ids`` fields match any of)."""
+
+    dataset_ids: tuple[int, ...] | None = None
+    document_ids: tuple[int, ...] | None = None
+    plan_ids: tuple[int, ...] | None = None
+    only_enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class StoreHit:
+    id: str
+    score: float
+    payload: dict[str, Any]
+
+
+@runtime_checkable
+class VectorStore(Protocol):
+    """Vectors in and out of one engine; one collection per index profile."""
+
+    def ensure_collection(self, spec: CollectionSpec) -> None: ...
+
+    def upsert(self, collection: str, points: Sequence[VectorPoint]) -> None: ...
+
+    def delete_by_plan(self, collection: str, plan_id: int) -> None: ...
+
+    def delete_by_document(self, collection: str, document_id: int) -> None: ...
+
+    def delete_points(self, collection: str, ids: Sequence[str]) -> None: ...
+
+    def set_enabled(self, collection: str, ids: Sequence[str], enabled: bool) -> None:
+        """Flip the ``enabled`` payload flag of the given points (disable/enable a chunk)."""
+        ...
+
+    def search(
+        self,
+        collection: str,
+        vector: Sequence[float],
+        limit: int,
+        filters: SearchFilter | None = None,
+    ) -> list[StoreHit]: ...
+
+    def count(self, collection: str, filters: SearchFilter | None = None) -> int: ...
+
+    def iter_points(self, collection: str, batch_size: int = 1000) -> Iterator[StoreHit]:
+        """Every point's id and payload (score 0), for reconciliation with the database."""
+        ...
+
+    def drop_collection(self, collection: str) -> None: ...
+
+    def close(self) -> None: ...
