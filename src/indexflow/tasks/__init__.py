@@ -1,1 +1,1 @@
-"""indexflow.tasks"""
+"""Dramatiq: broker setup, thin actors that call pipeline stages, the in-process worker."""

@@ -1,0 +1,162 @@
+"""Repository: datasets, documents, versions, blobs and component trees."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from indexflow.db.models import (
+    Component,
+    Dataset,
+    Document,
+    DocumentBlob,
+    DocumentVersion,
+    utcnow,
+)
+from indexflow.domain import components as dc
+from indexflow.errors import NotFound
+
+
+def get_or_create_dataset(s: Session, name: str) -> Dataset:
+    found = s.scalar(select(Dataset).where(Dataset.name == name))
+    if found is not None:
+        return found
+    try:
+        with s.begin_nested():
+            ds = Dataset(name=name)
+            s.add(ds)
+            s.flush()
+        return ds
+    except IntegrityError:  # created concurrently by another process
+        return s.scalars(select(Dataset).where(Dataset.name == name)).one()
+
+
+def get_dataset(s: Session, name: str) -> Dataset:
+    ds = s.scalar(select(Dataset).where(Dataset.name == name))
+    if ds is None:
+        raise NotFound(f"dataset {name!r} does not exist")
+    return ds
+
+
+def list_datasets(s: Session) -> list[Dataset]:
+    return list(s.scalars(select(Dataset).order_by(Dataset.name)))
+
+
+def get_document(s: Session, document_id: int) -> Document:
+    doc = s.get(Document, document_id)
+    if doc is None:
+        raise NotFound(f"document {document_id} does not exist")
+    return doc
+
+
+def find_document(s: Session, dataset_id: int, source: str) -> Document | None:
+    return s.scalar(
+        select(Document).where(Document.dataset_id == dataset_id, Document.source == source)
+    )
+
+
+def create_document(s: Session, dataset_id: int, source: str, title: str | None) -> Document:
+    doc = Document(dataset_id=dataset_id, source=source, title=title, meta={})
+    s.add(doc)
+    s.flush()
+    return doc
+
+
+def list_documents(s: Session, dataset_id: int | None = None, limit: int | None = None) -> list[Document]:
+    q = select(Document).order_by(Document.id)
+    if dataset_id is not None:
+        q = q.where(Document.dataset_id == dataset_id)
+    if limit is not None:
+        q = q.limit(limit)
+    return list(s.scalars(q))
+
+
+def find_version(s: Session, document_id: int, content_hash: str) -> DocumentVersion | None:
+    return s.scalar(
+        select(DocumentVersion).where(
+            DocumentVersion.document_id == document_id, DocumentVersion.content_hash == content_hash
+        )
+    )
+
+
+def get_version(s: Session, version_id: int) -> DocumentVersion:
+    v = s.get(DocumentVersion, version_id)
+    if v is None:
+        raise NotFound(f"document version {version_id} does not exist")
+    return v
+
+
+def create_version(
+    s: Session, document_id: int, content_hash: str, data: bytes, filename: str | None
+) -> DocumentVersion:
+    version = DocumentVersion(document_id=document_id, content_hash=content_hash, byte_size=len(data))
+    s.add(version)
+    s.flush()
+    s.add(DocumentBlob(version_id=version.id, filename=filename, data=data))
+    return version
+
+
+def load_blob(s: Session, version_id: int) -> DocumentBlob | None:
+    return s.get(DocumentBlob, version_id)
+
+
+def delete_blob(s: Session, version_id: int) -> None:
+    s.execute(delete(DocumentBlob).where(DocumentBlob.version_id == version_id))
+
+
+def replace_components(s: Session, version_id: int, comps: Sequence[dc.Component]) -> int:
+    """Store a version's parsed tree (idempotent: a re-parse replaces the rows)."""
+    s.execute(delete(Component).where(Component.version_id == version_id))
+    rows = [
+        {
+            "version_id": version_id,
+            "seq": i,
+            "local_id": c.id,
+            "parent_local_id": c.parent_id,
+            "position": c.position,
+            "kind": c.kind,
+            "text": c.text,
+            "path": c.path,
+        }
+        for i, c in enumerate(comps)
+    ]
+    for start in range(0, len(rows), 5000):
+        s.execute(insert(Component), rows[start : start + 5000])
+    return len(rows)
+
+
+def load_components(s: Session, version_id: int) -> list[dc.Component]:
+    rows = s.execute(
+        select(
+            Component.local_id,
+            Component.parent_local_id,
+            Component.position,
+            Component.kind,
+            Component.text,
+            Component.path,
+        )
+        .where(Component.version_id == version_id)
+        .order_by(Component.seq)
+    )
+    return [dc.Component(*row) for row in rows]
+
+
+def count_components(s: Session, version_id: int) -> int:
+    return s.scalar(select(func.count()).where(Component.version_id == version_id)) or 0
+
+
+def mark_parsed(s: Session, version: DocumentVersion, fmt: str, title: str | None, count: int) -> None:
+    version.format = fmt
+    version.title = title
+    version.component_count = count
+    version.parse_error = None
+    version.parsed_at = utcnow()
+
+
+def deactivate(s: Session, doc: Document, when: datetime | None = None) -> None:
+    doc.is_active = False
+    doc.deactivated_at = when or utcnow()

@@ -1,0 +1,235 @@
+"""SQLAlchemy 2 models: the single source of truth for every status (spec 002 §1)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    LargeBinary,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text as sa_text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# BIGINT on PostgreSQL, INTEGER on SQLite (where only INTEGER PRIMARY KEY autoincrements).
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: JSON}
+
+
+class PlanStatus(enum.StrEnum):
+    PENDING = "PENDING"
+    BUNDLING = "BUNDLING"
+    READY = "READY"
+    EMBEDDING = "EMBEDDING"
+    EMBEDDED = "EMBEDDED"
+    FAILED = "FAILED"
+
+
+TERMINAL_PLAN_STATUSES = (PlanStatus.EMBEDDED, PlanStatus.FAILED)
+
+
+class ChunkStatus(enum.StrEnum):
+    PENDING = "PENDING"
+    QUEUED = "QUEUED"
+    EMBEDDED = "EMBEDDED"
+    FAILED = "FAILED"
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    # Stored as VARCHAR + CHECK, so adding a status never needs a Postgres ALTER TYPE.
+    return Enum(cls, name=name, native_enum=False, length=16, validate_strings=True)
+
+
+class Dataset(Base):
+    __tablename__ = "datasets"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Document(Base):
+    __tablename__ = "documents"
+    __table_args__ = (UniqueConstraint("dataset_id", "source", name="uq_documents_dataset_source"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(String(2000))
+    title: Mapped[str | None] = mapped_column(String(500))
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_text("true"))
+    current_version_id: Mapped[int | None] = mapped_column(BigId)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    deactivated_at: Mapped[datetime | None]
+
+    dataset: Mapped[Dataset] = relationship(lazy="joined")
+
+
+class DocumentVersion(Base):
+    __tablename__ = "document_versions"
+    __table_args__ = (
+        UniqueConstraint("document_id", "content_hash", name="uq_versions_document_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    byte_size: Mapped[int] = mapped_column(BigInteger)
+    format: Mapped[str | None] = mapped_column(String(32))
+    title: Mapped[str | None] = mapped_column(String(500))
+    component_count: Mapped[int] = mapped_column(Integer, default=0)
+    parse_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    parsed_at: Mapped[datetime | None]
+
+
+class DocumentBlob(Base):
+    """The raw bytes of a version until it is parsed, so any worker on any machine can parse it."""
+
+    __tablename__ = "document_blobs"
+
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("document_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    filename: Mapped[str | None] = mapped_column(String(500))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Component(Base):
+    __tablename__ = "components"
+    __table_args__ = (Index("ix_components_version_seq", "version_id", "seq", unique=True),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("document_versions.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)  # preorder index
+    local_id: Mapped[str] = mapped_column(String(200))
+    parent_local_id: Mapped[str | None] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    path: Mapped[str] = mapped_column(Text)
+
+
+class IndexProfile(Base):
+    __tablename__ = "index_profiles"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    encoder: Mapped[str] = mapped_column(String(500))
+    tokenizer: Mapped[str] = mapped_column(String(500))
+    dimension: Mapped[int] = mapped_column(Integer)
+    distance: Mapped[str] = mapped_column(String(16), default="cosine")
+    max_tokens: Mapped[int] = mapped_column(Integer)
+    chunk_size: Mapped[int] = mapped_column(Integer)
+    chunk_overlap: Mapped[int] = mapped_column(Integer)
+    target_bundle_tokens: Mapped[int] = mapped_column(Integer)
+    hnsw_m: Mapped[int] = mapped_column(Integer, default=16)
+    hnsw_ef_construct: Mapped[int] = mapped_column(Integer, default=100)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_text("true"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def collection(self) -> str:
+        return f"indexflow_p{self.id}"
+
+
+class ChunkPlan(Base):
+    __tablename__ = "chunk_plans"
+    __table_args__ = (
+        UniqueConstraint("version_id", "profile_id", name="uq_plans_version_profile"),
+        # Exactly one active plan per (document, profile), enforced by the database.
+        Index(
+            "uq_plans_active_per_document_profile",
+            "document_id",
+            "profile_id",
+            unique=True,
+            sqlite_where=sa_text("is_active"),
+            postgresql_where=sa_text("is_active"),
+        ),
+        Index("ix_plans_status_lease", "status", "lease_until"),
+        Index("ix_plans_document", "document_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    version_id: Mapped[int] = mapped_column(ForeignKey("document_versions.id", ondelete="CASCADE"))
+    profile_id: Mapped[int] = mapped_column(ForeignKey("index_profiles.id", ondelete="CASCADE"))
+    status: Mapped[PlanStatus] = mapped_column(_enum(PlanStatus, "plan_status"), default=PlanStatus.PENDING)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    bundle_count: Mapped[int] = mapped_column(Integer, default=0)
+    chunk_count: Mapped[int] = mapped_column(Integer, default=0)
+    embedded_count: Mapped[int] = mapped_column(Integer, default=0)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_text("false"))
+    # Fence: bumped by rerun/deactivate/purge so a late, superseded worker's writes are undone.
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    bundled_at: Mapped[datetime | None]
+    embedded_at: Mapped[datetime | None]
+    activated_at: Mapped[datetime | None]
+
+    profile: Mapped[IndexProfile] = relationship(lazy="joined")
+
+
+class Bundle(Base):
+    __tablename__ = "bundles"
+    __table_args__ = (UniqueConstraint("plan_id", "seq", name="uq_bundles_plan_seq"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("chunk_plans.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text)
+    component_ids: Mapped[list[str]] = mapped_column(JSON)
+    paths: Mapped[list[str]] = mapped_column(JSON)
+    text: Mapped[str] = mapped_column(Text)
+    token_count: Mapped[int] = mapped_column(Integer)
+
+
+class Chunk(Base):
+    __tablename__ = "chunks"
+    __table_args__ = (
+        UniqueConstraint("plan_id", "seq", name="uq_chunks_plan_seq"),
+        Index("ix_chunks_plan_status", "plan_id", "status"),
+        Index("ix_chunks_point", "point_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("chunk_plans.id", ondelete="CASCADE"))
+    bundle_id: Mapped[int] = mapped_column(ForeignKey("bundles.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)  # within the plan
+    bundle_seq: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    token_count: Mapped[int] = mapped_column(Integer)
+    char_start: Mapped[int] = mapped_column(Integer)
+    char_end: Mapped[int] = mapped_column(Integer)
+    status: Mapped[ChunkStatus] = mapped_column(
+        _enum(ChunkStatus, "chunk_status"), default=ChunkStatus.PENDING
+    )
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_text("true"))
+    point_id: Mapped[str] = mapped_column(String(36))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    queued_at: Mapped[datetime | None]
+    embedded_at: Mapped[datetime | None]

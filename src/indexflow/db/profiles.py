@@ -1,0 +1,101 @@
+"""Repository: index profiles (append-only once used)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from indexflow.db.models import ChunkPlan, IndexProfile
+from indexflow.errors import ConflictError, NotFound
+
+PROFILE_FIELDS = (
+    "encoder",
+    "tokenizer",
+    "dimension",
+    "distance",
+    "max_tokens",
+    "chunk_size",
+    "chunk_overlap",
+    "target_bundle_tokens",
+    "hnsw_m",
+    "hnsw_ef_construct",
+)
+
+
+def get_by_name(s: Session, name: str) -> IndexProfile:
+    p = s.scalar(select(IndexProfile).where(IndexProfile.name == name))
+    if p is None:
+        raise NotFound(f"index profile {name!r} does not exist")
+    return p
+
+
+def find_by_name(s: Session, name: str) -> IndexProfile | None:
+    return s.scalar(select(IndexProfile).where(IndexProfile.name == name))
+
+
+def get(s: Session, profile_id: int) -> IndexProfile:
+    p = s.get(IndexProfile, profile_id)
+    if p is None:
+        raise NotFound(f"index profile {profile_id} does not exist")
+    return p
+
+
+def list_all(s: Session) -> list[IndexProfile]:
+    return list(s.scalars(select(IndexProfile).order_by(IndexProfile.id)))
+
+
+def active(s: Session) -> list[IndexProfile]:
+    return list(
+        s.scalars(select(IndexProfile).where(IndexProfile.is_active).order_by(IndexProfile.id))
+    )
+
+
+def in_use(s: Session, profile_id: int) -> bool:
+    return bool(s.scalar(select(exists().where(ChunkPlan.profile_id == profile_id))))
+
+
+def create(s: Session, name: str, **fields: Any) -> IndexProfile:
+    if find_by_name(s, name) is not None:
+        raise ConflictError(f"index profile {name!r} already exists")
+    validate(fields)
+    profile = IndexProfile(name=name, **fields)
+    s.add(profile)
+    s.flush()
+    return profile
+
+
+def update(s: Session, profile: IndexProfile, **fields: Any) -> IndexProfile:
+    """Change a profile's parameters; refused once it has plans (clone it instead)."""
+    if in_use(s, profile.id):
+        raise ConflictError(
+            f"index profile {profile.name!r} has plans and is immutable; "
+            f"clone it: indexflow profiles clone {profile.name} NEW_NAME --chunk-size …"
+        )
+    merged = {f: getattr(profile, f) for f in PROFILE_FIELDS} | fields
+    validate(merged)
+    for key, value in fields.items():
+        setattr(profile, key, value)
+    return profile
+
+
+def validate(fields: dict[str, Any]) -> None:
+    chunk_size = fields.get("chunk_size")
+    overlap = fields.get("chunk_overlap", 0)
+    max_tokens = fields.get("max_tokens")
+    if chunk_size is not None:
+        if chunk_size < 8:
+            raise ConflictError("chunk_size must be at least 8 tokens")
+        if max_tokens is not None and chunk_size > max_tokens - 2:
+            raise ConflictError(
+                f"chunk_size {chunk_size} does not fit the model: at most {max_tokens - 2} tokens "
+                "(its limit less the two special tokens)"
+            )
+        if not 0 <= overlap < chunk_size:
+            raise ConflictError("chunk_overlap must be ≥ 0 and smaller than chunk_size")
+    if fields.get("distance", "cosine") not in ("cosine", "dot", "euclid"):
+        raise ConflictError("distance must be cosine, dot or euclid")
+    target = fields.get("target_bundle_tokens")
+    if target is not None and target < 1:
+        raise ConflictError("target_bundle_tokens must be positive")

@@ -1,0 +1,102 @@
+"""The per-process context every stage runs in: settings, DB sessions, store, encoders."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from indexflow.db.migrate import upgrade
+from indexflow.db.models import IndexProfile
+from indexflow.db.session import make_engine, make_session_factory
+from indexflow.encoders.base import Encoder
+from indexflow.settings import Settings
+from indexflow.stores.base import CollectionSpec, VectorStore
+
+
+@dataclass(frozen=True, slots=True)
+class Work:
+    """A message to send once the transaction that made it visible has committed."""
+
+    stage: str  # "parse" | "bundle" | "embed"
+    args: tuple[Any, ...]
+
+
+class Runtime:
+    """Owns the engine, the vector store and the loaded models of one process.
+
+    Nothing connects until first use, so building a Runtime is cheap; ``close`` releases all.
+    """
+
+    def __init__(self, settings: Settings, *, store: VectorStore | None = None) -> None:
+        self.settings = settings
+        self.engine = make_engine(settings.effective_database_url)
+        self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
+        self._store = store
+        self._lock = threading.Lock()
+        self._collections: set[str] = set()
+        self._schema_ready = False
+
+    def ensure_schema(self) -> None:
+        if not self._schema_ready:
+            with self._lock:
+                if not self._schema_ready:
+                    upgrade(self.engine)
+                    self._schema_ready = True
+
+    @property
+    def store(self) -> VectorStore:
+        if self._store is None:
+            with self._lock:
+                if self._store is None:
+                    from indexflow.stores.factory import make_store
+
+                    s = self.settings
+                    self._store = make_store(
+                        s.vector_store,
+                        home=s.vector_path,
+                        qdrant_url=s.qdrant_url,
+                        qdrant_api_key=s.qdrant_api_key.get_secret_value() if s.qdrant_api_key else None,
+                        qdrant_timeout=s.qdrant_timeout,
+                        database_url=s.effective_database_url,
+                    )
+        return self._store
+
+    def encoder(self, profile: IndexProfile) -> Encoder:
+        from indexflow.encoders.factory import get_encoder
+
+        s = self.settings
+        return get_encoder(
+            profile.encoder,
+            device=s.encoder_device,
+            precision=s.encoder_precision,
+            batch_size=s.encoder_batch_size,
+        )
+
+    def tokenizer(self, profile: IndexProfile) -> Any:
+        from indexflow.encoders.tokenizer import load_tokenizer
+
+        return load_tokenizer(profile.tokenizer)
+
+    def ensure_collection(self, profile: IndexProfile) -> str:
+        name = profile.collection
+        if name not in self._collections:
+            self.store.ensure_collection(
+                CollectionSpec(
+                    name=name,
+                    dimension=profile.dimension,
+                    distance=profile.distance,
+                    hnsw_m=profile.hnsw_m,
+                    hnsw_ef_construct=profile.hnsw_ef_construct,
+                )
+            )
+            self._collections.add(name)
+        return name
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        self.engine.dispose()

@@ -1,0 +1,145 @@
+"""Search: vector hits joined with the database, which alone decides what is visible."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from indexflow.db import documents as docs_repo
+from indexflow.db import profiles as profiles_repo
+from indexflow.db.models import Bundle, Chunk, ChunkPlan, Document
+from indexflow.db.session import transaction
+from indexflow.errors import NotFound
+from indexflow.pipeline.runtime import Runtime
+from indexflow.stores.base import SearchFilter
+
+
+@dataclass(slots=True)
+class HitDocument:
+    id: int
+    source: str
+    title: str | None
+    dataset: str
+
+
+@dataclass(slots=True)
+class HitBundle:
+    id: int
+    seq: int
+    title: str
+    paths: list[str]
+    text: str
+
+
+@dataclass(slots=True)
+class HitChunk:
+    id: int
+    seq: int
+    char_start: int
+    char_end: int
+    token_count: int
+
+
+@dataclass(slots=True)
+class Hit:
+    """One search result: the chunk, its bundle (parent context) and its document."""
+
+    score: float
+    text: str
+    document: HitDocument
+    bundle: HitBundle
+    chunk: HitChunk
+    plan_id: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def search(
+    rt: Runtime,
+    query: str,
+    *,
+    dataset: str = "default",
+    k: int = 10,
+    profile: str | None = None,
+    document_ids: list[int] | None = None,
+) -> list[Hit]:
+    """Return the ``k`` best visible chunks for ``query`` in ``dataset``.
+
+    The store is over-fetched and every hit is checked against the database (active document,
+    active plan, enabled chunk), so a plan swap or a deactivation is visible at once.
+    """
+    if k < 1:
+        return []
+    with transaction(rt.sessions) as s:
+        try:
+            ds = docs_repo.get_dataset(s, dataset)
+        except NotFound:
+            return []
+        prof = profiles_repo.find_by_name(s, profile or rt.settings.default_profile)
+        if prof is None:
+            if profile:
+                raise NotFound(f"index profile {profile!r} does not exist")
+            prof = _first_active(s)
+        if prof is None:
+            return []
+        collection, dataset_id, dataset_name = prof.collection, ds.id, ds.name
+    vector = rt.encoder(prof).encode([query])[0]
+    filters = SearchFilter(
+        dataset_ids=(dataset_id,), document_ids=tuple(document_ids) if document_ids else None
+    )
+    limit = k * 3 + 10
+    hits: list[Hit] = []
+    for _ in range(5):
+        raw = rt.store.search(collection, vector, limit, filters)
+        hits = _join(rt, raw, dataset_name)
+        if len(hits) >= k or len(raw) < limit:
+            break
+        limit *= 4
+    return hits[:k]
+
+
+def _first_active(s):  # type: ignore[no-untyped-def]
+    active = profiles_repo.active(s)
+    return active[0] if active else None
+
+
+def _join(rt: Runtime, raw: list, dataset_name: str) -> list[Hit]:  # type: ignore[type-arg]
+    if not raw:
+        return []
+    ids = [h.id for h in raw]
+    with transaction(rt.sessions) as s:
+        rows = s.execute(
+            select(Chunk, Bundle, Document)
+            .join(ChunkPlan, ChunkPlan.id == Chunk.plan_id)
+            .join(Bundle, Bundle.id == Chunk.bundle_id)
+            .join(Document, Document.id == ChunkPlan.document_id)
+            .where(
+                Chunk.point_id.in_(ids),
+                Chunk.enabled,
+                ChunkPlan.is_active,
+                Document.is_active,
+            )
+        ).all()
+    by_point = {chunk.point_id: (chunk, bundle, doc) for chunk, bundle, doc in rows}
+    out: list[Hit] = []
+    seen: set[str] = set()
+    for h in raw:
+        row = by_point.get(h.id)
+        if row is None or h.id in seen:
+            continue
+        seen.add(h.id)
+        chunk, bundle, doc = row
+        out.append(
+            Hit(
+                score=float(h.score),
+                text=chunk.text,
+                document=HitDocument(doc.id, doc.source, doc.title, dataset_name),
+                bundle=HitBundle(bundle.id, bundle.seq, bundle.title, list(bundle.paths), bundle.text),
+                chunk=HitChunk(chunk.id, chunk.seq, chunk.char_start, chunk.char_end, chunk.token_count),
+                plan_id=chunk.plan_id,
+            )
+        )
+    return out

@@ -1,0 +1,71 @@
+"""Sources: local files and folders, fsspec URIs and uploads, read with limits."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from indexflow.errors import InputTooLarge, NotFound, TransientError
+
+# Extensions a folder walk picks up; a file named explicitly is always tried (format sniffing).
+INDEXABLE_SUFFIXES = {
+    ".txt", ".text", ".md", ".markdown", ".mdown", ".rst", ".html", ".htm", ".xhtml",
+    ".pdf", ".docx", ".json", ".csv", ".log", ".org", ".adoc",
+}
+
+
+@dataclass(slots=True)
+class Source:
+    """A document to fetch: ``source`` is its stable identity (absolute path or URI)."""
+
+    source: str
+    filename: str
+    size: int | None = None
+
+    def read(self, max_bytes: int) -> bytes:
+        if "://" in self.source and not self.source.startswith("file://"):
+            return _read_uri(self.source, max_bytes)
+        path = Path(self.source.removeprefix("file://"))
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise InputTooLarge(f"{path}: {size} bytes is over the {max_bytes}-byte limit")
+        return path.read_bytes()
+
+
+def _read_uri(uri: str, max_bytes: int) -> bytes:
+    import fsspec
+
+    try:
+        with fsspec.open(uri, "rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except FileNotFoundError as exc:
+        raise NotFound(f"{uri}: not found") from exc
+    except (OSError, TimeoutError) as exc:
+        raise TransientError(f"{uri}: {exc}") from exc
+    if len(data) > max_bytes:
+        raise InputTooLarge(f"{uri}: over the {max_bytes}-byte limit")
+    return bytes(data)
+
+
+def expand(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Source]:
+    """Yield every document under ``paths`` (folders recursively, hidden entries skipped), sorted."""
+    for raw in paths:
+        text = str(raw)
+        if "://" in text and not text.startswith("file://"):
+            yield Source(text, text.rstrip("/").rsplit("/", 1)[-1])
+            continue
+        path = Path(text.removeprefix("file://")).expanduser()
+        if path.is_file():
+            yield Source(str(path.resolve()), path.name, path.stat().st_size)
+        elif path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(files):
+                    if name.startswith(".") or Path(name).suffix.lower() not in INDEXABLE_SUFFIXES:
+                        continue
+                    full = Path(root) / name
+                    yield Source(str(full.resolve()), name, full.stat().st_size)
+        else:
+            raise NotFound(f"{path}: no such file or folder")

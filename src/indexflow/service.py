@@ -1,0 +1,244 @@
+"""The facade used by the CLI, the HTTP API and library users.
+
+    from indexflow import Indexflow
+    ix = Indexflow()                       # settings from the environment, embedded default
+    report = ix.ingest(["./docs"], dataset="default", wait=True)
+    for hit in ix.search("how do I install it?", k=5):
+        print(hit.score, hit.document.source, hit.text)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from indexflow.db import documents as docs_repo
+from indexflow.db import plans as plans_repo
+from indexflow.db.models import TERMINAL_PLAN_STATUSES
+from indexflow.db.session import transaction
+from indexflow.errors import IndexflowError
+from indexflow.lifecycle import LifecycleMixin
+from indexflow.pipeline.register import Registration, register_source
+from indexflow.pipeline.runtime import Runtime
+from indexflow.pipeline.search import Hit, search
+from indexflow.pipeline.sources import Source, expand
+from indexflow.reports import DocumentReport, IngestReport, Progress, document_status, plan_view
+from indexflow.settings import Settings
+from indexflow.tasks.runner import TaskRunner
+
+
+@dataclass(slots=True)
+class _Pending:
+    source: str
+    registration: Registration | None = None
+    error: str | None = None
+    plan_ids: list[int] = field(default_factory=list)
+
+
+class Indexflow(LifecycleMixin):
+    """Ingest, follow, search and manage an index; the same code on every backend.
+
+    Args:
+        settings: effective settings; by default read from the environment.
+        **overrides: field overrides for ``Settings`` (e.g. ``home="./state"``).
+    """
+
+    def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
+        base = settings or Settings()
+        self.settings = base.model_copy(update=overrides) if overrides else base
+        self.rt = Runtime(self.settings)
+        self.rt.ensure_schema()
+        self._tasks: TaskRunner | None = None
+
+    # -- plumbing ---------------------------------------------------------------------------------
+    @property
+    def tasks(self) -> TaskRunner:
+        if self._tasks is None:
+            self._tasks = TaskRunner(self.rt)
+        return self._tasks
+
+    def close(self) -> None:
+        if self._tasks is not None:
+            self._tasks.close()
+            self._tasks = None
+        self.rt.close()
+
+    def __enter__(self) -> Indexflow:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- ingest -----------------------------------------------------------------------------------
+    def enqueue_source(
+        self, source: Source | str, *, dataset: str = "default", data: bytes | None = None,
+        profiles: list[str] | None = None,
+    ) -> Registration:
+        """Register one document (path, URI or uploaded bytes) and send its work; never waits."""
+        if isinstance(source, Source):
+            src = source
+        elif data is not None:
+            src = Source(str(source), str(source).rstrip("/").rsplit("/", 1)[-1])
+        else:
+            src = next(iter(expand([source])))
+        payload = data if data is not None else src.read(self.settings.max_document_bytes)
+        reg = register_source(
+            self.rt, dataset=dataset, source=src.source, data=payload, filename=src.filename, profiles=profiles
+        )
+        self._after_commit(reg)
+        return reg
+
+    def _after_commit(self, reg: Registration) -> None:
+        for plan_id, collection in reg.retired:
+            self.rt.store.delete_by_plan(collection, plan_id)
+        self.tasks.send_all(reg.work)
+
+    def ingest(
+        self,
+        paths: Iterable[str] | str,
+        *,
+        dataset: str = "default",
+        wait: bool = True,
+        profiles: list[str] | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+        timeout: float | None = None,
+    ) -> IngestReport:
+        """Ingest files, folders (recursively) and URIs into ``dataset``.
+
+        Each document is committed and its work enqueued one at a time (memory stays flat). With
+        ``wait`` the call follows progress in the database until every plan has finished.
+
+        Returns:
+            A report with one entry per document: its status, plans and any error.
+        """
+        if isinstance(paths, str):
+            paths = [paths]
+        pending: list[_Pending] = []
+        for src in _safe_expand(paths, pending):
+            entry = _Pending(src.source)
+            try:
+                entry.registration = self.enqueue_source(src, dataset=dataset, profiles=profiles)
+                entry.plan_ids = entry.registration.plan_ids
+            except IndexflowError as exc:
+                entry.error = str(exc)
+            except OSError as exc:
+                entry.error = f"{src.source}: {exc.strerror or exc}"
+            pending.append(entry)
+            if on_progress is not None:
+                on_progress(self.progress([p for e in pending for p in e.plan_ids], registered=len(pending)))
+        plan_ids = [p for e in pending for p in e.plan_ids]
+        if wait:
+            self.wait(plan_ids, on_progress=on_progress, timeout=timeout, registered=len(pending))
+        return self._report(dataset, pending)
+
+    def wait(
+        self, plan_ids: list[int], *, on_progress: Callable[[Progress], None] | None = None,
+        timeout: float | None = None, registered: int | None = None, poll: float = 0.25,
+    ) -> Progress:
+        """Block until every plan in ``plan_ids`` is EMBEDDED or FAILED (state read from the DB)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            prog = self.progress(plan_ids, registered=registered)
+            if on_progress is not None:
+                on_progress(prog)
+            if prog.finished:
+                return prog
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"{prog.plans_total - prog.plans_done} plans still running")
+            time.sleep(poll)
+
+    def progress(self, plan_ids: list[int], *, registered: int | None = None) -> Progress:
+        with transaction(self.rt.sessions) as s:
+            return Progress.of(plans_repo_rows(s, plan_ids), registered=registered)
+
+    def _report(self, dataset: str, pending: list[_Pending]) -> IngestReport:
+        docs: list[DocumentReport] = []
+        with transaction(self.rt.sessions) as s:
+            for e in pending:
+                if e.registration is None:
+                    docs.append(DocumentReport(source=e.source, status="FAILED", error=e.error))
+                    continue
+                doc = docs_repo.get_document(s, e.registration.document_id)
+                plans = [plans_repo.get(s, pid) for pid in e.plan_ids]
+                docs.append(
+                    DocumentReport(
+                        source=e.source,
+                        document_id=doc.id,
+                        title=doc.title,
+                        outcome=e.registration.outcome,
+                        status=document_status(plans),
+                        plans=[plan_view(p) for p in plans],
+                        error=next((p.last_error for p in plans if p.last_error), None),
+                    )
+                )
+        return IngestReport(dataset=dataset, documents=docs)
+
+    # -- read -------------------------------------------------------------------------------------
+    def search(
+        self, query: str, *, dataset: str = "default", k: int = 10, profile: str | None = None,
+        document_ids: list[int] | None = None,
+    ) -> list[Hit]:
+        """The ``k`` chunks most similar to ``query`` among the dataset's searchable documents."""
+        return search(self.rt, query, dataset=dataset, k=k, profile=profile, document_ids=document_ids)
+
+    def status(self, *, dataset: str | None = None) -> list[DocumentReport]:
+        """Every document (optionally of one dataset) with its plans' status, counts and errors."""
+        with transaction(self.rt.sessions) as s:
+            ds_id = docs_repo.get_dataset(s, dataset).id if dataset else None
+            documents = docs_repo.list_documents(s, ds_id)
+            plans = plans_repo.for_documents(s, [d.id for d in documents])
+            by_doc: dict[int, list[Any]] = {}
+            for p in plans:
+                by_doc.setdefault(p.document_id, []).append(p)
+            out = []
+            for d in documents:
+                current = [p for p in by_doc.get(d.id, []) if p.version_id == d.current_version_id]
+                out.append(
+                    DocumentReport(
+                        source=d.source,
+                        document_id=d.id,
+                        title=d.title,
+                        dataset=d.dataset.name,
+                        is_active=d.is_active,
+                        status=document_status(current) if d.is_active else "INACTIVE",
+                        plans=[plan_view(p) for p in by_doc.get(d.id, [])],
+                        error=next((p.last_error for p in current if p.last_error), None),
+                    )
+                )
+            return out
+
+
+def plans_repo_rows(s: Any, plan_ids: list[int]) -> list[Any]:
+    if not plan_ids:
+        return []
+    from sqlalchemy import select
+
+    from indexflow.db.models import ChunkPlan, DocumentVersion
+
+    rows = []
+    for start in range(0, len(plan_ids), 900):
+        part = plan_ids[start : start + 900]
+        rows.extend(
+            s.execute(
+                select(
+                    ChunkPlan.status, ChunkPlan.chunk_count, ChunkPlan.embedded_count,
+                    ChunkPlan.bundled_at, DocumentVersion.parsed_at,
+                )
+                .join(DocumentVersion, DocumentVersion.id == ChunkPlan.version_id)
+                .where(ChunkPlan.id.in_(part))
+            ).all()
+        )
+    return rows
+
+
+def _safe_expand(paths: Iterable[str], pending: list[_Pending]) -> Iterable[Source]:
+    for p in paths:
+        try:
+            yield from expand([p])
+        except IndexflowError as exc:
+            pending.append(_Pending(str(p), error=str(exc)))
+
+
+__all__ = ["Indexflow", "TERMINAL_PLAN_STATUSES"]

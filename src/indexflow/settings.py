@@ -1,0 +1,96 @@
+"""The one place that reads the environment.
+
+Entry points (CLI, API, worker, the ``Indexflow`` facade) build a ``Settings`` and pass values
+down; nothing else reads ``os.environ`` and nothing connects at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+StoreKind = Literal["qdrant-edge", "qdrant", "pgvector"]
+
+
+class Settings(BaseSettings):
+    """Effective configuration; every field can be set by the environment variable in its alias."""
+
+    model_config = SettingsConfigDict(env_prefix="INDEXFLOW_", extra="ignore", populate_by_name=True)
+
+    home: Path = Field(default=Path(".indexflow"), description="state folder of the embedded default")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default sqlite:///<home>/indexflow.db"
+    )
+    broker_url: str | None = Field(
+        default=None, description="unset = in-process worker; redis://… or amqp://…"
+    )
+    vector_store: StoreKind = "qdrant-edge"
+
+    qdrant_url: str | None = Field(default=None, validation_alias=AliasChoices("QDRANT_URL"))
+    qdrant_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("QDRANT_API_KEY")
+    )
+    qdrant_timeout: float = Field(default=30.0, validation_alias=AliasChoices("QDRANT_TIMEOUT"))
+
+    plan_queue: str = Field(
+        default="indexing-plan", validation_alias=AliasChoices("INDEXING_PLAN_QUEUE")
+    )
+    embed_queue: str = Field(
+        default="indexing-embed", validation_alias=AliasChoices("INDEXING_EMBED_QUEUE")
+    )
+    embed_batch_size: int = Field(
+        default=128, ge=1, le=4096, validation_alias=AliasChoices("INDEXING_EMBED_BATCH_SIZE")
+    )
+    max_embed_retries: int = Field(
+        default=5, ge=0, le=100, validation_alias=AliasChoices("INDEXING_MAX_EMBED_RETRIES")
+    )
+
+    encoder_device: str | None = Field(default=None, description="cpu, cuda, cuda:1 … (auto)")
+    encoder_precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    encoder_batch_size: int = Field(default=64, ge=1)
+
+    default_profile: str = "default"
+    lease_seconds: int = Field(default=600, ge=5, description="a stage not done by then is retried")
+    max_document_bytes: int = Field(default=200_000_000, ge=1)
+    in_process_threads: int = Field(default=2, ge=1, le=64)
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'indexflow.db').resolve()}"
+
+    @property
+    def vector_path(self) -> Path:
+        return self.home / "vectors"
+
+    def masked(self) -> dict[str, Any]:
+        """Effective settings for display, with secrets and URL passwords masked."""
+        out: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = "********" if value.get_secret_value() else ""
+            elif isinstance(value, str) and "://" in value:
+                value = mask_url(value)
+            elif isinstance(value, Path):
+                value = str(value)
+            out[name] = value
+        out["database_url"] = mask_url(self.effective_database_url)
+        return out
+
+
+def mask_url(url: str) -> str:
+    """Hide the password in ``scheme://user:password@host``."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    creds, _, host = rest.rpartition("@")
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:****@{host}" if ":" in creds else url
