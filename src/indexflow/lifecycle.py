@@ -1,7 +1,169 @@
-"""Lifecycle operations of the facade: rerun, activate, deactivate, purge, profiles."""
+"""Lifecycle operations of the facade: rerun, activate, deactivate, delete, chunks, reconcile.
+
+Every operation changes the database in one transaction first (search reads visibility from
+there, so the change is visible at once), then cleans the vector store and sends follow-up work.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from indexflow.db import documents as docs_repo
+from indexflow.db import plans as plans_repo
+from indexflow.db.models import Chunk, PlanStatus
+from indexflow.db.session import transaction
+from indexflow.errors import NotFound
+from indexflow.pipeline import activation
+from indexflow.pipeline.runtime import Work
+from indexflow.reports import plan_view
+
+if TYPE_CHECKING:
+    from indexflow.pipeline.runtime import Runtime
+    from indexflow.tasks.runner import TaskRunner
 
 
 class LifecycleMixin:
     """Mixed into ``Indexflow``; operations that change what serves search."""
+
+    rt: Runtime
+    tasks: TaskRunner
+
+    def _drop(self, targets: list[tuple[int, str]]) -> None:
+        for plan_id, collection in targets:
+            self.rt.store.delete_by_plan(collection, plan_id)
+
+    def plan(self, plan_id: int) -> dict[str, Any]:
+        with transaction(self.rt.sessions) as s:
+            return plan_view(plans_repo.get(s, plan_id))
+
+    def plans(self, *, dataset: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
+        with transaction(self.rt.sessions) as s:
+            ds_id = docs_repo.get_dataset(s, dataset).id if dataset else None
+            return [plan_view(p) for p in plans_repo.list_plans(s, dataset_id=ds_id, status=status)]
+
+    def rerun_plan(self, plan_id: int, *, requeue_embedding: bool = True) -> dict[str, Any]:
+        """Reset a plan to PENDING under a new generation and build it again.
+
+        Its old vectors are deleted; an active plan stays active and serves again once EMBEDDED.
+        """
+        with transaction(self.rt.sessions) as s:
+            plan = plans_repo.get(s, plan_id, for_update=True)
+            collection = plan.profile.collection
+            plans_repo.reset(s, plan, self.rt.settings.lease_seconds)
+            version = docs_repo.get_version(s, plan.version_id)
+            if version.parsed_at is None and docs_repo.load_blob(s, version.id) is None:
+                plans_repo.fail(s, plan, version.parse_error or "the document's bytes are gone")
+                work: list[Work] = []
+            elif version.parsed_at is None:
+                work = [Work("parse", (version.id,))]
+            else:
+                work = [Work("bundle", (plan.id, plan.generation, requeue_embedding))]
+            view = plan_view(plan)
+        self._drop([(plan_id, collection)])
+        self.tasks.send_all(work)
+        return view
+
+    def activate_plan(self, plan_id: int, *, force: bool = False) -> dict[str, Any]:
+        """Make a plan the one serving its (document, profile), in one transaction.
+
+        Raises:
+            ConflictError: the plan is not EMBEDDED and ``force`` is false.
+        """
+        work: list[Work] = []
+        with transaction(self.rt.sessions) as s:
+            plan = plans_repo.get(s, plan_id, for_update=True)
+            retired = activation.activate(s, plan, force=force)
+            doc = docs_repo.get_document(s, plan.document_id)
+            doc.current_version_id = plan.version_id
+            doc.is_active = True
+            if plan.status in (PlanStatus.READY, PlanStatus.FAILED):
+                plans_repo.reset(s, plan, self.rt.settings.lease_seconds)
+                work.append(Work("bundle", (plan.id, plan.generation, True)))
+            targets = [(p.id, p.profile.collection) for p in retired]
+            view = plan_view(plan)
+        self._drop(targets)
+        self.tasks.send_all(work)
+        return view
+
+    def deactivate_document(
+        self, document_id: int, *, drop_vectors: bool = True, mark_failed: bool = True
+    ) -> dict[str, Any]:
+        """Take a document out of search: once this returns, no search returns it."""
+        with transaction(self.rt.sessions) as s:
+            doc = docs_repo.get_document(s, document_id)
+            docs_repo.deactivate(s, doc)
+            plans = plans_repo.for_document(s, document_id)
+            collections = sorted({p.profile.collection for p in plans})
+            for p in plans:
+                p.is_active = False
+                p.generation += 1  # fence: late batches undo their own writes
+                if mark_failed and p.status != PlanStatus.FAILED:
+                    plans_repo.fail(s, p, "document deactivated")
+                elif drop_vectors:
+                    activation.retire(s, p)
+            out = {"document_id": doc.id, "source": doc.source, "plans": [p.id for p in plans]}
+        if drop_vectors:
+            for collection in collections:
+                self.rt.store.delete_by_document(collection, document_id)
+        return out
+
+    def delete_document(self, document_id: int) -> dict[str, Any]:
+        """Delete a document, its versions, plans, chunks and vectors."""
+        with transaction(self.rt.sessions) as s:
+            doc = docs_repo.get_document(s, document_id)
+            plans = plans_repo.for_document(s, document_id)
+            collections = sorted({p.profile.collection for p in plans})
+            out = {"document_id": doc.id, "source": doc.source, "plans": [p.id for p in plans]}
+            s.delete(doc)
+        for collection in collections:
+            self.rt.store.delete_by_document(collection, document_id)
+        return out
+
+    def set_chunk_enabled(self, chunk_id: int, enabled: bool) -> dict[str, Any]:
+        """Disable (or re-enable) one chunk in search without re-embedding anything."""
+        with transaction(self.rt.sessions) as s:
+            chunk = s.get(Chunk, chunk_id)
+            if chunk is None:
+                raise NotFound(f"chunk {chunk_id} does not exist")
+            chunk.enabled = enabled
+            plan = plans_repo.get(s, chunk.plan_id)
+            collection, point = plan.profile.collection, chunk.point_id
+        self.rt.store.set_enabled(collection, [point], enabled)
+        return {"chunk_id": chunk_id, "enabled": enabled}
+
+    def chunks(self, plan_id: int, *, limit: int = 1000) -> list[dict[str, Any]]:
+        with transaction(self.rt.sessions) as s:
+            rows = s.scalars(select(Chunk).where(Chunk.plan_id == plan_id).order_by(Chunk.seq).limit(limit))
+            return [
+                {
+                    "chunk_id": c.id,
+                    "seq": c.seq,
+                    "bundle_seq": c.bundle_seq,
+                    "status": c.status.value,
+                    "enabled": c.enabled,
+                    "token_count": c.token_count,
+                    "char_start": c.char_start,
+                    "char_end": c.char_end,
+                    "text": c.text,
+                }
+                for c in rows
+            ]
+
+    def document(self, document_id: int) -> dict[str, Any]:
+        with transaction(self.rt.sessions) as s:
+            d = docs_repo.get_document(s, document_id)
+            plans = plans_repo.for_document(s, document_id)
+            return {
+                "document_id": d.id,
+                "dataset": d.dataset.name,
+                "source": d.source,
+                "title": d.title,
+                "is_active": d.is_active,
+                "current_version_id": d.current_version_id,
+                "created_at": d.created_at.isoformat(),
+                "updated_at": d.updated_at.isoformat(),
+                "deactivated_at": d.deactivated_at.isoformat() if d.deactivated_at else None,
+                "plans": [plan_view(p) for p in plans],
+            }

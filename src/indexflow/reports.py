@@ -82,7 +82,11 @@ class IngestReport:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {"dataset": self.dataset, "counts": self.counts(), "documents": [d.to_dict() for d in self.documents]}
+        return {
+            "dataset": self.dataset,
+            "counts": self.counts(),
+            "documents": [d.to_dict() for d in self.documents],
+        }
 
 
 @dataclass(slots=True)

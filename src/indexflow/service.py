@@ -1,10 +1,10 @@
 """The facade used by the CLI, the HTTP API and library users.
 
-    from indexflow import Indexflow
-    ix = Indexflow()                       # settings from the environment, embedded default
-    report = ix.ingest(["./docs"], dataset="default", wait=True)
-    for hit in ix.search("how do I install it?", k=5):
-        print(hit.score, hit.document.source, hit.text)
+from indexflow import Indexflow
+ix = Indexflow()                       # settings from the environment, embedded default
+report = ix.ingest(["./docs"], dataset="default", wait=True)
+for hit in ix.search("how do I install it?", k=5):
+    print(hit.score, hit.document.source, hit.text)
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from indexflow.admin import AdminMixin
 from indexflow.db import documents as docs_repo
 from indexflow.db import plans as plans_repo
 from indexflow.db.models import TERMINAL_PLAN_STATUSES
@@ -37,7 +38,7 @@ class _Pending:
     plan_ids: list[int] = field(default_factory=list)
 
 
-class Indexflow(LifecycleMixin):
+class Indexflow(LifecycleMixin, AdminMixin):
     """Ingest, follow, search and manage an index; the same code on every backend.
 
     Args:
@@ -73,7 +74,11 @@ class Indexflow(LifecycleMixin):
 
     # -- ingest -----------------------------------------------------------------------------------
     def enqueue_source(
-        self, source: Source | str, *, dataset: str = "default", data: bytes | None = None,
+        self,
+        source: Source | str,
+        *,
+        dataset: str = "default",
+        data: bytes | None = None,
         profiles: list[str] | None = None,
     ) -> Registration:
         """Register one document (path, URI or uploaded bytes) and send its work; never waits."""
@@ -85,7 +90,12 @@ class Indexflow(LifecycleMixin):
             src = next(iter(expand([source])))
         payload = data if data is not None else src.read(self.settings.max_document_bytes)
         reg = register_source(
-            self.rt, dataset=dataset, source=src.source, data=payload, filename=src.filename, profiles=profiles
+            self.rt,
+            dataset=dataset,
+            source=src.source,
+            data=payload,
+            filename=src.filename,
+            profiles=profiles,
         )
         self._after_commit(reg)
         return reg
@@ -134,8 +144,13 @@ class Indexflow(LifecycleMixin):
         return self._report(dataset, pending)
 
     def wait(
-        self, plan_ids: list[int], *, on_progress: Callable[[Progress], None] | None = None,
-        timeout: float | None = None, registered: int | None = None, poll: float = 0.25,
+        self,
+        plan_ids: list[int],
+        *,
+        on_progress: Callable[[Progress], None] | None = None,
+        timeout: float | None = None,
+        registered: int | None = None,
+        poll: float = 0.25,
     ) -> Progress:
         """Block until every plan in ``plan_ids`` is EMBEDDED or FAILED (state read from the DB)."""
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -177,7 +192,12 @@ class Indexflow(LifecycleMixin):
 
     # -- read -------------------------------------------------------------------------------------
     def search(
-        self, query: str, *, dataset: str = "default", k: int = 10, profile: str | None = None,
+        self,
+        query: str,
+        *,
+        dataset: str = "default",
+        k: int = 10,
+        profile: str | None = None,
         document_ids: list[int] | None = None,
     ) -> list[Hit]:
         """The ``k`` chunks most similar to ``query`` among the dataset's searchable documents."""
@@ -223,8 +243,11 @@ def plans_repo_rows(s: Any, plan_ids: list[int]) -> list[Any]:
         rows.extend(
             s.execute(
                 select(
-                    ChunkPlan.status, ChunkPlan.chunk_count, ChunkPlan.embedded_count,
-                    ChunkPlan.bundled_at, DocumentVersion.parsed_at,
+                    ChunkPlan.status,
+                    ChunkPlan.chunk_count,
+                    ChunkPlan.embedded_count,
+                    ChunkPlan.bundled_at,
+                    DocumentVersion.parsed_at,
                 )
                 .join(DocumentVersion, DocumentVersion.id == ChunkPlan.version_id)
                 .where(ChunkPlan.id.in_(part))

@@ -30,17 +30,11 @@ class Settings(BaseSettings):
     vector_store: StoreKind = "qdrant-edge"
 
     qdrant_url: str | None = Field(default=None, validation_alias=AliasChoices("QDRANT_URL"))
-    qdrant_api_key: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("QDRANT_API_KEY")
-    )
+    qdrant_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("QDRANT_API_KEY"))
     qdrant_timeout: float = Field(default=30.0, validation_alias=AliasChoices("QDRANT_TIMEOUT"))
 
-    plan_queue: str = Field(
-        default="indexing-plan", validation_alias=AliasChoices("INDEXING_PLAN_QUEUE")
-    )
-    embed_queue: str = Field(
-        default="indexing-embed", validation_alias=AliasChoices("INDEXING_EMBED_QUEUE")
-    )
+    plan_queue: str = Field(default="indexing-plan", validation_alias=AliasChoices("INDEXING_PLAN_QUEUE"))
+    embed_queue: str = Field(default="indexing-embed", validation_alias=AliasChoices("INDEXING_EMBED_QUEUE"))
     embed_batch_size: int = Field(
         default=128, ge=1, le=4096, validation_alias=AliasChoices("INDEXING_EMBED_BATCH_SIZE")
     )
@@ -57,6 +51,10 @@ class Settings(BaseSettings):
     max_document_bytes: int = Field(default=200_000_000, ge=1)
     in_process_threads: int = Field(default=2, ge=1, le=64)
 
+    api_allow_local_paths: bool = Field(
+        default=False, description="let POST /documents {'uri'} read the server's own files"
+    )
+    api_max_upload_bytes: int = Field(default=100_000_000, ge=1)
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 

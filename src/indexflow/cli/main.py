@@ -28,7 +28,9 @@ Json = Annotated[bool, typer.Option("--json", help="print JSON")]
 def ingest(
     paths: Annotated[list[str], typer.Argument(help="files, folders (recursive) or URIs")],
     dataset: Dataset = "default",
-    profile: Annotated[list[str] | None, typer.Option(help="profile(s) to build; default: all active")] = None,
+    profile: Annotated[
+        list[str] | None, typer.Option(help="profile(s) to build; default: all active")
+    ] = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="follow until every plan finished")] = True,
     json_out: Json = False,
 ) -> None:
@@ -54,9 +56,7 @@ def ingest(
 
 
 def _ingest_with_bars(ix, paths, dataset, wait, profile):  # type: ignore[no-untyped-def]
-    columns = (
-        TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()
-    )
+    columns = (TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as bars:
         reg = bars.add_task("registered", total=None)
         parsed = bars.add_task("parsed", total=None)
@@ -97,7 +97,9 @@ def search(
 
 
 @app.command()
-def status(dataset: Annotated[str | None, typer.Option("--dataset", "-d")] = None, json_out: Json = False) -> None:
+def status(
+    dataset: Annotated[str | None, typer.Option("--dataset", "-d")] = None, json_out: Json = False
+) -> None:
     """Per document and plan: status, counts, last_error."""
     with facade() as ix:
         docs = ix.status(dataset=dataset)
@@ -149,16 +151,21 @@ def preview(
     console.print("[bold]Components[/bold]")
     for c in result["components"]:
         text = " ".join(c["text"].split())[:70]
-        console.print(f"{'  ' * c['depth']}- {c['kind']} [dim]{c['token_count']} tok[/dim] {text}", highlight=False)
+        console.print(
+            f"{'  ' * c['depth']}- {c['kind']} [dim]{c['token_count']} tok[/dim] {text}", highlight=False
+        )
     console.print(f"\n[bold]{len(result['bundles'])} bundles[/bold]")
     for b in result["bundles"]:
-        console.print(f"[bold]#{b['seq']}[/bold] {b['title']} [dim]{b['token_count']} tok, "
-                      f"{len(b['component_ids'])} components[/dim]", highlight=False)
+        console.print(
+            f"[bold]#{b['seq']}[/bold] {b['title']} [dim]{b['token_count']} tok, "
+            f"{len(b['component_ids'])} components[/dim]",
+            highlight=False,
+        )
         for ch in b["chunks"]:
             text = " ".join(ch["text"].split())
             console.print(
-                f"    chunk {ch['seq']} [dim][{ch['char_start']}:{ch['char_end']}] {ch['token_count']} tok[/dim] "
-                f"{text[:60]}{'…' if len(text) > 60 else ''}",
+                f"    chunk {ch['seq']} [dim][{ch['char_start']}:{ch['char_end']}] "
+                f"{ch['token_count']} tok[/dim] {text[:60]}{'…' if len(text) > 60 else ''}",
                 highlight=False,
             )
 

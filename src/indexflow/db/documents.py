@@ -54,9 +54,7 @@ def get_document(s: Session, document_id: int) -> Document:
 
 
 def find_document(s: Session, dataset_id: int, source: str) -> Document | None:
-    return s.scalar(
-        select(Document).where(Document.dataset_id == dataset_id, Document.source == source)
-    )
+    return s.scalar(select(Document).where(Document.dataset_id == dataset_id, Document.source == source))
 
 
 def create_document(s: Session, dataset_id: int, source: str, title: str | None) -> Document:
@@ -160,3 +158,7 @@ def mark_parsed(s: Session, version: DocumentVersion, fmt: str, title: str | Non
 def deactivate(s: Session, doc: Document, when: datetime | None = None) -> None:
     doc.is_active = False
     doc.deactivated_at = when or utcnow()
+
+
+def find_dataset_id(s: Session, name: str) -> int | None:
+    return s.scalar(select(Dataset.id).where(Dataset.name == name))

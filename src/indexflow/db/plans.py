@@ -72,9 +72,7 @@ def for_documents(s: Session, document_ids: Sequence[int]) -> list[ChunkPlan]:
     if not document_ids:
         return []
     return list(
-        s.scalars(
-            select(ChunkPlan).where(ChunkPlan.document_id.in_(document_ids)).order_by(ChunkPlan.id)
-        )
+        s.scalars(select(ChunkPlan).where(ChunkPlan.document_id.in_(document_ids)).order_by(ChunkPlan.id))
     )
 
 
@@ -145,7 +143,9 @@ class NewChunk:
     point_id: str
 
 
-def replace_bundles(s: Session, plan_id: int, bundles: Sequence[NewBundle], chunks: Sequence[NewChunk]) -> None:
+def replace_bundles(
+    s: Session, plan_id: int, bundles: Sequence[NewBundle], chunks: Sequence[NewChunk]
+) -> None:
     """Write a plan's bundles and chunks in bulk, replacing any earlier run's rows."""
     clear_bundles(s, plan_id)
     bundle_ids: list[int] = []
@@ -186,7 +186,9 @@ def replace_bundles(s: Session, plan_id: int, bundles: Sequence[NewBundle], chun
         s.execute(insert(Chunk), chunk_rows[start : start + 5000])
 
 
-def queue_batches(s: Session, plan_id: int, batch_size: int, *, stale_before: datetime | None = None) -> list[list[int]]:
+def queue_batches(
+    s: Session, plan_id: int, batch_size: int, *, stale_before: datetime | None = None
+) -> list[list[int]]:
     """Mark not-yet-embedded chunks QUEUED and return their ids in batches of ``batch_size``.
 
     With ``stale_before``, only chunks that are PENDING/FAILED or were QUEUED before that time

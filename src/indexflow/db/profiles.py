@@ -47,9 +47,7 @@ def list_all(s: Session) -> list[IndexProfile]:
 
 
 def active(s: Session) -> list[IndexProfile]:
-    return list(
-        s.scalars(select(IndexProfile).where(IndexProfile.is_active).order_by(IndexProfile.id))
-    )
+    return list(s.scalars(select(IndexProfile).where(IndexProfile.is_active).order_by(IndexProfile.id)))
 
 
 def in_use(s: Session, profile_id: int) -> bool:

@@ -55,6 +55,7 @@ def register_source(
         if version is None:
             version = docs_repo.create_version(s, doc.id, digest, data, filename)
             outcome = "new" if created else "changed"
+            _cancel_unfinished(s, doc.id, version.id)
         if not doc.is_active:
             doc.is_active = True
             doc.deactivated_at = None
@@ -112,6 +113,18 @@ def _plan_work(rt: Runtime, s: Session, reg: Registration, plan: ChunkPlan, new:
 
         reg.work.extend(resume_work(rt, s, plan))
         reg.outcome = "resumed"
+
+
+def _cancel_unfinished(s: Session, document_id: int, new_version_id: int) -> None:
+    # Older versions still building would only be retired on completion: stop them now.
+    for plan in plans_repo.for_document(s, document_id):
+        if (
+            plan.version_id != new_version_id
+            and plan.status in plans_repo.NON_TERMINAL
+            and not plan.is_active
+        ):
+            plan.generation += 1
+            plans_repo.fail(s, plan, f"superseded by version {new_version_id} before it finished")
 
 
 def _basename(source: str) -> str:

@@ -11,8 +11,22 @@ from indexflow.errors import InputTooLarge, NotFound, TransientError
 
 # Extensions a folder walk picks up; a file named explicitly is always tried (format sniffing).
 INDEXABLE_SUFFIXES = {
-    ".txt", ".text", ".md", ".markdown", ".mdown", ".rst", ".html", ".htm", ".xhtml",
-    ".pdf", ".docx", ".json", ".csv", ".log", ".org", ".adoc",
+    ".txt",
+    ".text",
+    ".md",
+    ".markdown",
+    ".mdown",
+    ".rst",
+    ".html",
+    ".htm",
+    ".xhtml",
+    ".pdf",
+    ".docx",
+    ".json",
+    ".csv",
+    ".log",
+    ".org",
+    ".adoc",
 }
 
 

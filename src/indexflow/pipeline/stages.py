@@ -83,8 +83,11 @@ def fail_version(rt: Runtime, version_id: int, message: str) -> None:
                 plans_repo.fail(s, plan, message)
 
 
-def bundle_plan(rt: Runtime, plan_id: int, generation: int) -> list[Work]:
-    """Bundle and chunk a plan's document, persist bundles and chunks in bulk, queue embedding."""
+def bundle_plan(rt: Runtime, plan_id: int, generation: int, embed: bool = True) -> list[Work]:
+    """Bundle and chunk a plan's document, persist bundles and chunks in bulk, queue embedding.
+
+    With ``embed=False`` the plan stops at READY (``rerun_plan(requeue_embedding=False)``).
+    """
     with transaction(rt.sessions) as s:
         plan = plans_repo.find(s, plan_id, for_update=True)
         if plan is None or plan.generation != generation or plan.status not in plans_repo.NON_TERMINAL:
@@ -140,7 +143,8 @@ def bundle_plan(rt: Runtime, plan_id: int, generation: int) -> list[Work]:
             plans_repo.fail(s, plan, "the document has no text to index")
             return []
         plan.status = PlanStatus.READY
-    return queue_embedding(rt, plan_id, generation)
+        plan.lease_until = None if not embed else plan.lease_until
+    return queue_embedding(rt, plan_id, generation) if embed else []
 
 
 def queue_embedding(rt: Runtime, plan_id: int, generation: int, *, stale_only: bool = False) -> list[Work]:

@@ -32,7 +32,9 @@ def resume_work(rt: Runtime, s: Session, plan: ChunkPlan) -> list[Work]:
     if plan.status in (PlanStatus.READY, PlanStatus.EMBEDDING):
         stale_before = utcnow() - timedelta(seconds=rt.settings.lease_seconds)
         plan.status = PlanStatus.EMBEDDING
-        batches = plans_repo.queue_batches(s, plan.id, rt.settings.embed_batch_size, stale_before=stale_before)
+        batches = plans_repo.queue_batches(
+            s, plan.id, rt.settings.embed_batch_size, stale_before=stale_before
+        )
         if not batches:
             return [Work("embed", (plan.id, plan.generation, []))]
         return [Work("embed", (plan.id, plan.generation, ids)) for ids in batches]
@@ -47,7 +49,9 @@ def sweep(rt: Runtime) -> list[Work]:
             plan.attempts += 1
             if plan.attempts > MAX_RESUMES:
                 plans_repo.fail(
-                    s, plan, f"stalled in {plan.status.value}: no worker finished it after {MAX_RESUMES} tries"
+                    s,
+                    plan,
+                    f"stalled in {plan.status.value}: no worker finished it after {MAX_RESUMES} tries",
                 )
                 continue
             log.info("resuming plan %s stuck in %s", plan.id, plan.status.value)

@@ -26,7 +26,9 @@ class Actors:
     embed_batch: dramatiq.Actor[Any, Any]
 
     def send(self, work: Work) -> None:
-        actor = {"parse": self.parse_version, "bundle": self.bundle_plan, "embed": self.embed_batch}[work.stage]
+        actor = {"parse": self.parse_version, "bundle": self.bundle_plan, "embed": self.embed_batch}[
+            work.stage
+        ]
         actor.send(*work.args)
 
     def send_all(self, work: Sequence[Work]) -> None:
@@ -66,9 +68,9 @@ def build_actors(broker: dramatiq.Broker, rt: Runtime) -> Actors:
             lambda msg: stages.fail_version(rt, version_id, msg),
         )
 
-    def bundle_plan(plan_id: int, generation: int) -> None:
+    def bundle_plan(plan_id: int, generation: int, embed: bool = True) -> None:
         guarded(
-            lambda: stages.bundle_plan(rt, plan_id, generation),
+            lambda: stages.bundle_plan(rt, plan_id, generation, embed),
             lambda msg: stages.fail_plan(rt, plan_id, msg),
         )
 
@@ -81,16 +83,25 @@ def build_actors(broker: dramatiq.Broker, rt: Runtime) -> Actors:
     common = {"broker": broker, "max_retries": max_retries, "min_backoff": 500, "max_backoff": 5 * MINUTE_MS}
     actors = Actors(
         parse_version=dramatiq.actor(
-            parse_version, actor_name="indexflow.parse_version", queue_name=s.plan_queue,
-            time_limit=60 * MINUTE_MS, **common,
+            parse_version,
+            actor_name="indexflow.parse_version",
+            queue_name=s.plan_queue,
+            time_limit=60 * MINUTE_MS,
+            **common,
         ),
         bundle_plan=dramatiq.actor(
-            bundle_plan, actor_name="indexflow.bundle_plan", queue_name=s.plan_queue,
-            time_limit=60 * MINUTE_MS, **common,
+            bundle_plan,
+            actor_name="indexflow.bundle_plan",
+            queue_name=s.plan_queue,
+            time_limit=60 * MINUTE_MS,
+            **common,
         ),
         embed_batch=dramatiq.actor(
-            embed_batch, actor_name="indexflow.embed_batch", queue_name=s.embed_queue,
-            time_limit=30 * MINUTE_MS, **common,
+            embed_batch,
+            actor_name="indexflow.embed_batch",
+            queue_name=s.embed_queue,
+            time_limit=30 * MINUTE_MS,
+            **common,
         ),
     )
     holder["actors"] = actors

@@ -36,12 +36,16 @@ class TaskRunner:
         for item in work:
             self.send(item)
 
-    def start_worker(self, threads: int, queues: list[str] | None = None, sweep_interval: float | None = None) -> None:
+    def start_worker(
+        self, threads: int, queues: list[str] | None = None, sweep_interval: float | None = None
+    ) -> None:
         """Start consuming (idempotent). Also starts the sweeper and runs one sweep right away."""
         with self._lock:
             if self._worker is not None:
                 return
-            self._worker = dramatiq.Worker(self.broker, queues=queues, worker_threads=threads, worker_timeout=200)
+            self._worker = dramatiq.Worker(
+                self.broker, queues=queues, worker_threads=threads, worker_timeout=200
+            )
             self._worker.start()
             interval = sweep_interval or max(5.0, self.rt.settings.lease_seconds / 4)
             self._sweeper = SweeperThread(self.rt, self.actors.send, interval)

@@ -1,0 +1,102 @@
+"""The HTTP service: the facade over FastAPI, with JSON errors and server-sent status events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from indexflow.api import routes
+from indexflow.errors import (
+    ConflictError,
+    IndexflowError,
+    NotFound,
+    PermanentError,
+    TransientError,
+)
+from indexflow.settings import Settings
+
+_STATUS = ((NotFound, 404), (ConflictError, 409), (PermanentError, 422), (TransientError, 503))
+
+
+def error_response(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"error": {"code": code, "message": message}})
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; the facade (and its in-process worker, if no broker) lives with it."""
+    from indexflow.service import Indexflow
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ix = Indexflow(settings or Settings())
+        app.state.ix = ix
+        if ix.tasks.in_process:
+            ix.tasks.start_worker(ix.settings.in_process_threads)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(ix.close)
+
+    app = FastAPI(
+        title="indexflow",
+        version="0.1.0",
+        description="Document ingestion and indexing for RAG: upload, follow status, search.",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(IndexflowError)
+    async def _ours(_: Request, exc: IndexflowError) -> JSONResponse:
+        status = next((code for cls, code in _STATUS if isinstance(exc, cls)), 400)
+        return error_response(status, exc.code, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = [f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()]
+        return error_response(422, "invalid_request", "; ".join(parts) or "invalid request")
+
+    @app.exception_handler(ValueError)
+    async def _value(_: Request, exc: ValueError) -> JSONResponse:
+        return error_response(422, "invalid_request", str(exc))
+
+    @app.get("/healthz")
+    def healthz(request: Request) -> dict[str, Any]:
+        from sqlalchemy import text
+
+        ix = request.app.state.ix
+        with ix.rt.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return {"status": "ok", "broker": "in-process" if ix.tasks.in_process else "external"}
+
+    @app.get("/v1/events")
+    async def events(request: Request, dataset: str | None = None, document_id: int | None = None) -> Any:
+        """Server-sent events: one ``plan`` event per plan status/progress change."""
+        from sse_starlette.sse import EventSourceResponse
+
+        ix = request.app.state.ix
+        since = datetime.now(UTC) - timedelta(seconds=5)
+
+        async def stream() -> AsyncIterator[dict[str, str]]:
+            nonlocal since
+            seen: dict[int, tuple[str, int]] = {}
+            while not await request.is_disconnected():
+                changes, since = await run_in_threadpool(routes.plan_changes, ix, since, dataset, document_id)
+                for change in changes:
+                    key = (change["status"], change["embedded_count"])
+                    if seen.get(change["plan_id"]) != key:
+                        seen[change["plan_id"]] = key
+                        yield {"event": "plan", "data": json.dumps(change)}
+                await asyncio.sleep(0.5)
+
+        return EventSourceResponse(stream(), ping=15)
+
+    app.include_router(routes.router)
+    return app

@@ -1,0 +1,183 @@
+"""Routes under /v1: documents, plans, profiles, search."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from indexflow.api.schemas import (
+    Accepted,
+    ProfileClone,
+    ProfileCreate,
+    SearchRequest,
+    SearchResponse,
+    UriIngest,
+)
+from indexflow.db.models import ChunkPlan, Document
+from indexflow.db.session import transaction
+from indexflow.errors import ConflictError, InputTooLarge
+from indexflow.pipeline.sources import Source
+from indexflow.reports import plan_view
+
+router = APIRouter(prefix="/v1")
+
+
+def _ix(request: Request) -> Any:
+    return request.app.state.ix
+
+
+def _accepted(reg: Any) -> JSONResponse:
+    body = Accepted(
+        document_id=reg.document_id,
+        version_id=reg.version_id,
+        plan_ids=reg.plan_ids,
+        outcome=reg.outcome,
+        status_url=f"/v1/documents/{reg.document_id}",
+    )
+    return JSONResponse(status_code=202, content=body.model_dump())
+
+
+@router.post("/datasets/{dataset}/documents", status_code=202, response_model=Accepted)
+async def upload_document(request: Request, dataset: str) -> JSONResponse:
+    """Multipart upload (field ``file``) or JSON ``{"uri": …}``; 202 with document and plan ids."""
+    from starlette.concurrency import run_in_threadpool
+
+    ix = _ix(request)
+    ctype = request.headers.get("content-type", "")
+    if ctype.startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise ConflictError("multipart body needs a file field named 'file'")
+        limit = ix.settings.api_max_upload_bytes
+        data = await upload.read(limit + 1)
+        if len(data) > limit:
+            raise InputTooLarge(f"upload is over the {limit}-byte limit")
+        name = upload.filename or "upload"
+        source = str(form.get("source") or f"upload://{dataset}/{name}")
+        reg = await run_in_threadpool(ix.enqueue_source, Source(source, name), dataset=dataset, data=data)
+        return _accepted(reg)
+    try:
+        body = UriIngest.model_validate(await request.json())
+    except ValueError as exc:
+        raise ConflictError(f"send multipart/form-data with a file, or JSON {{'uri': …}}: {exc}") from exc
+    if "://" not in body.uri or body.uri.startswith("file://"):
+        if not ix.settings.api_allow_local_paths:
+            raise ConflictError("server paths are not allowed (set INDEXFLOW_API_ALLOW_LOCAL_PATHS=true)")
+    reg = await run_in_threadpool(ix.enqueue_source, body.uri, dataset=dataset, profiles=body.profiles)
+    return _accepted(reg)
+
+
+@router.get("/documents/{document_id}")
+def get_document(request: Request, document_id: int) -> dict[str, Any]:
+    return _ix(request).document(document_id)  # type: ignore[no-any-return]
+
+
+@router.get("/documents")
+def list_documents(
+    request: Request,
+    dataset: str | None = None,
+    status: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> dict[str, Any]:
+    docs = _ix(request).status(dataset=dataset)
+    if status:
+        docs = [d for d in docs if d.status == status.upper()]
+    return {"documents": [d.to_dict() for d in docs[:limit]]}
+
+
+@router.delete("/documents/{document_id}")
+def delete_document(request: Request, document_id: int) -> dict[str, Any]:
+    return _ix(request).delete_document(document_id)  # type: ignore[no-any-return]
+
+
+@router.post("/documents/{document_id}/deactivate")
+def deactivate_document(request: Request, document_id: int, drop_vectors: bool = True) -> dict[str, Any]:
+    return _ix(request).deactivate_document(document_id, drop_vectors=drop_vectors)  # type: ignore[no-any-return]
+
+
+@router.get("/plans/{plan_id}")
+def get_plan(request: Request, plan_id: int) -> dict[str, Any]:
+    return _ix(request).plan(plan_id)  # type: ignore[no-any-return]
+
+
+@router.post("/plans/{plan_id}/rerun", status_code=202)
+def rerun_plan(request: Request, plan_id: int, requeue_embedding: bool = True) -> dict[str, Any]:
+    return _ix(request).rerun_plan(plan_id, requeue_embedding=requeue_embedding)  # type: ignore[no-any-return]
+
+
+@router.post("/plans/{plan_id}/activate")
+def activate_plan(request: Request, plan_id: int, force: bool = False) -> dict[str, Any]:
+    return _ix(request).activate_plan(plan_id, force=force)  # type: ignore[no-any-return]
+
+
+@router.post("/chunks/{chunk_id}/disable")
+def disable_chunk(request: Request, chunk_id: int) -> dict[str, Any]:
+    return _ix(request).set_chunk_enabled(chunk_id, False)  # type: ignore[no-any-return]
+
+
+@router.post("/chunks/{chunk_id}/enable")
+def enable_chunk(request: Request, chunk_id: int) -> dict[str, Any]:
+    return _ix(request).set_chunk_enabled(chunk_id, True)  # type: ignore[no-any-return]
+
+
+@router.get("/profiles")
+def list_profiles(request: Request) -> dict[str, Any]:
+    return {"profiles": _ix(request).profiles()}
+
+
+@router.post("/profiles", status_code=201)
+def create_profile(request: Request, body: ProfileCreate) -> dict[str, Any]:
+    params = body.model_dump(exclude={"name", "activate"}, exclude_none=True)
+    return _ix(request).create_profile(body.name, activate=body.activate, **params)  # type: ignore[no-any-return]
+
+
+@router.post("/profiles/{name}/clone", status_code=201)
+def clone_profile(request: Request, name: str, body: ProfileClone) -> dict[str, Any]:
+    overrides = body.model_dump(exclude={"name"}, exclude_none=True)
+    return _ix(request).clone_profile(name, body.name, **overrides)  # type: ignore[no-any-return]
+
+
+@router.post("/profiles/{name}/activate")
+def activate_profile(request: Request, name: str) -> dict[str, Any]:
+    return _ix(request).activate_profile(name)  # type: ignore[no-any-return]
+
+
+@router.post("/profiles/{name}/deactivate")
+def deactivate_profile(request: Request, name: str) -> dict[str, Any]:
+    return _ix(request).deactivate_profile(name)  # type: ignore[no-any-return]
+
+
+@router.post("/search", response_model=SearchResponse)
+def search(request: Request, body: SearchRequest) -> dict[str, Any]:
+    ids = body.filters.document_ids if body.filters else None
+    hits = _ix(request).search(
+        body.query, dataset=body.dataset, k=body.k, profile=body.profile, document_ids=ids
+    )
+    return {"hits": [h.to_dict() for h in hits]}
+
+
+def plan_changes(
+    ix: Any, since: datetime, dataset: str | None, document_id: int | None
+) -> tuple[list[dict[str, Any]], datetime]:
+    """Plans updated after ``since`` (for /v1/events) and the new watermark."""
+    with transaction(ix.rt.sessions) as s:
+        q = select(ChunkPlan).where(ChunkPlan.updated_at >= since).order_by(ChunkPlan.updated_at).limit(500)
+        if document_id is not None:
+            q = q.where(ChunkPlan.document_id == document_id)
+        if dataset is not None:
+            from indexflow.db.documents import find_dataset_id
+
+            ds_id = find_dataset_id(s, dataset)
+            if ds_id is None:
+                return [], since
+            q = q.join(Document, Document.id == ChunkPlan.document_id).where(Document.dataset_id == ds_id)
+        plans = list(s.scalars(q))
+        out = [plan_view(p) for p in plans]
+        # Overlap the window a little: rows committed late with an earlier timestamp still show.
+        watermark = max((p.updated_at for p in plans), default=since) - timedelta(seconds=2)
+        return out, max(watermark, since)
