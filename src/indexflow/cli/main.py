@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from indexflow.cli import ops
+from indexflow.cli import manage, ops
 from indexflow.cli.common import console, err_console, facade, print_json
 
 app = typer.Typer(
@@ -19,6 +19,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 ops.register(app)
+manage.register(app)
 
 Dataset = Annotated[str, typer.Option("--dataset", "-d", help="dataset (collection of documents)")]
 Json = Annotated[bool, typer.Option("--json", help="print JSON")]
