@@ -1,0 +1,53 @@
+# indexflow — two commands do all the set-up on a fresh machine:
+#   make demo   virtual env + install, ingest the sample corpus, run two searches
+#   make test   install test dependencies (incl. the pgvector extension) and run the whole suite
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-12)
+WHEELS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
+DEMO_HOME ?= .indexflow-demo
+
+.PHONY: install demo test test-unit test-integration lint bench services pgvector clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# torch first, pinned to the CPU build: anything that depends on torch then finds it installed.
+	$(PIP) install -q $(WHEELS) "torch==2.13.0"
+	$(PIP) install -q $(WHEELS) -e ".[test,bench]"
+	rm -f $(VENV)/.installed-*; touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	rm -rf $(DEMO_HOME)
+	INDEXFLOW_HOME=$(DEMO_HOME) $(VENV)/bin/indexflow ingest samples/ --dataset demo
+	INDEXFLOW_HOME=$(DEMO_HOME) $(VENV)/bin/indexflow search "how do I rebuild a city after an earthquake?" --dataset demo -k 3
+	INDEXFLOW_HOME=$(DEMO_HOME) $(VENV)/bin/indexflow search "why do my tomatoes split or get dark sunken patches?" --dataset demo -k 3
+
+services:
+	bash scripts/ensure_services.sh
+
+pgvector:
+	bash scripts/install_pgvector.sh
+
+test: install services pgvector
+	$(VENV)/bin/ruff check src tests bench
+	$(PY) -m pytest -q -p no:cacheprovider
+
+test-unit: install
+	$(PY) -m pytest -q tests/unit
+
+lint: install
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/mypy src
+
+bench: install
+	$(PY) bench/chunking.py
+	$(PY) bench/ingest.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_HOME) .indexflow .pytest_cache

@@ -1,0 +1,434 @@
+"""PostgreSQL + pgvector through psycopg 3: one table per collection.
+
+Table ``<schema>.indexflow_vec_<collection>``: ``id uuid`` primary key, the filter fields as
+bigint/bool columns (btree-indexed), the whole payload as ``jsonb`` and ``embedding
+vector(dim)`` under an HNSW index built from the profile's ``m``/``ef_construction``.
+
+Writes are a binary COPY into a temp table, then ``INSERT ... ON CONFLICT (id) DO UPDATE``, so a
+retried batch overwrites. When the vectors live in the state database, pass the caller's
+connection to ``upsert(..., conn=raw)`` so a batch's vectors and its chunks' status commit in
+one transaction; from SQLAlchemy (psycopg driver)::
+
+    with session_factory.begin() as session:
+        raw = session.connection().connection.driver_connection  # the psycopg.Connection
+        store.upsert(collection, points, conn=raw)
+        session.execute(update(Chunk).where(...).values(status="EMBEDDED"))
+    # one COMMIT covers both; on error both roll back
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import asdict
+from typing import Any, Protocol
+
+import numpy as np
+import psycopg
+from pgvector.psycopg import register_vector
+from psycopg import sql
+
+from indexflow.errors import (
+    ConfigurationError,
+    DimensionMismatch,
+    IndexflowError,
+    NotFound,
+    PermanentError,
+    StoreUnavailable,
+)
+from indexflow.stores.base import CollectionSpec, SearchFilter, StoreHit, VectorPoint
+
+# distance -> (operator class, distance operator, score = a + b * distance)
+_DISTANCES = {
+    "cosine": ("vector_cosine_ops", "<=>", 1.0, -1.0),
+    "dot": ("vector_ip_ops", "<#>", 0.0, -1.0),  # <#> is the negative inner product
+    "euclid": ("vector_l2_ops", "<->", 0.0, -1.0),
+}
+_COLUMNS = ("id", "plan_id", "document_id", "dataset_id", "chunk_id", "enabled", "payload", "embedding")
+_COPY_TYPES = ["uuid", "int8", "int8", "int8", "int8", "bool", "jsonb", "vector"]
+_INSTALL_HINT = "pgvector is not installed in this PostgreSQL server; run scripts/install_pgvector.sh"
+
+
+class ConnectionSource(Protocol):
+    """What a pool offers (``psycopg_pool.ConnectionPool`` fits): a connection per ``with``."""
+
+    def connection(self) -> AbstractContextManager[psycopg.Connection[Any]]: ...
+
+
+class _SimplePool:
+    """Reuses up to ``max_idle`` connections; commit on success, roll back on error."""
+
+    def __init__(self, dsn: str, max_idle: int = 4) -> None:
+        self._dsn, self._max_idle = dsn, max_idle
+        self._idle: list[psycopg.Connection[Any]] = []
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[Any]]:
+        with self._lock:
+            conn = self._idle.pop() if self._idle else None
+        if conn is None or conn.closed:
+            conn = psycopg.connect(self._dsn, connect_timeout=10)
+        try:
+            yield conn
+            conn.commit()
+        except BaseException:
+            if not conn.closed:
+                conn.rollback()
+            raise
+        finally:
+            with self._lock:
+                if not conn.closed and not conn.broken and len(self._idle) < self._max_idle:
+                    self._idle.append(conn)
+                    conn = None
+            if conn is not None:
+                conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+
+def normalise_dsn(url: str) -> str:
+    """Accept SQLAlchemy URLs too: ``postgresql+psycopg://`` → ``postgresql://``."""
+    return re.sub(r"^(postgres(?:ql)?)\+\w+://", r"\1://", url)
+
+
+def table_name(collection: str) -> str:
+    """Deterministic, safe table name; a hash keeps altered or long names distinct."""
+    base = re.sub(r"[^a-z0-9_]", "_", collection.lower())
+    name = f"indexflow_vec_{base}"
+    # 54 leaves room for index suffixes within PostgreSQL's 63-byte identifiers.
+    if base != collection or len(name) > 54:
+        name = f"{name[:45]}_{hashlib.sha1(collection.encode()).hexdigest()[:8]}"
+    return name
+
+
+@contextmanager
+def _translated(what: str) -> Iterator[None]:
+    try:
+        yield
+    except IndexflowError:
+        raise
+    except psycopg.OperationalError as exc:  # connection lost/refused, timeouts, deadlocks
+        raise StoreUnavailable(f"pgvector {what}: {exc}") from exc
+    except psycopg.errors.UndefinedTable as exc:
+        raise NotFound(f"pgvector {what}: {exc}") from exc
+    except psycopg.DataError as exc:
+        cls = DimensionMismatch if "dimensions" in str(exc) else PermanentError
+        raise cls(f"pgvector {what}: {exc}") from exc
+    except (psycopg.Error, ValueError) as exc:
+        raise PermanentError(f"pgvector {what}: {exc}") from exc
+
+
+class PgVectorStore:
+    """Vector store in PostgreSQL with pgvector.
+
+    Args:
+        dsn: libpq/SQLAlchemy URL, or a pool with ``connection()`` (e.g. psycopg_pool).
+        schema: schema of the collection tables (must exist).
+    """
+
+    def __init__(self, dsn: str | ConnectionSource, schema: str = "public") -> None:
+        self._own_pool = isinstance(dsn, str)
+        self._pool: Any = _SimplePool(normalise_dsn(dsn)) if isinstance(dsn, str) else dsn
+        self._schema = schema
+        self._specs: dict[str, CollectionSpec] = {}
+        self._iterative: bool | None = None  # pgvector >= 0.8 (hnsw.iterative_scan), once known
+
+    # -- connections and metadata ---------------------------------------------------------
+
+    def _ensure_extension(self) -> None:
+        if self._iterative is not None:
+            return
+        with _translated("create extension"), self._pool.connection() as conn:
+            # Workers starting together on a fresh database would race on CREATE EXTENSION.
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('indexflow:create extension vector'))")
+            row = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
+            if row is None:
+                try:
+                    conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+                except (psycopg.errors.UndefinedFile, psycopg.errors.FeatureNotSupported) as exc:
+                    raise ConfigurationError(_INSTALL_HINT) from exc
+                except psycopg.errors.InsufficientPrivilege as exc:
+                    raise ConfigurationError(f"a superuser must run CREATE EXTENSION vector: {exc}") from exc
+                row = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
+        version = tuple(int(x) for x in re.findall(r"\d+", row[0])[:2]) if row else (0, 0)
+        self._iterative = version >= (0, 8)
+
+    def _prepare(self, conn: psycopg.Connection[Any]) -> None:
+        """Teach ``conn`` the vector type (once per connection)."""
+        self._ensure_extension()
+        if conn.adapters.types.get("vector") is None:
+            register_vector(conn)
+
+    @contextmanager
+    def _connection(self, what: str) -> Iterator[psycopg.Connection[Any]]:
+        with _translated(what), self._pool.connection() as conn:
+            self._prepare(conn)
+            yield conn
+
+    def _table(self, collection: str) -> sql.Identifier:
+        return sql.Identifier(self._schema, table_name(collection))
+
+    def _spec(self, collection: str) -> CollectionSpec | None:
+        """The collection's spec from the database (cached); ``None`` if its table is missing."""
+        if collection in self._specs:
+            return self._specs[collection]
+        with self._connection(f"inspect {collection}") as conn:
+            row = conn.execute(
+                "SELECT format_type(a.atttypid, a.atttypmod), obj_description(c.oid, 'pg_class') "
+                "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'embedding' "
+                "WHERE n.nspname = %s AND c.relname = %s",
+                (self._schema, table_name(collection)),
+            ).fetchone()
+        if row is None:
+            return None
+        meta = json.loads(row[1]) if row[1] else {}
+        dim = int(re.findall(r"\d+", row[0])[0])
+        spec = CollectionSpec(name=collection, dimension=dim, distance=meta.get("distance", "cosine"))
+        self._specs[collection] = spec
+        return spec
+
+    # -- VectorStore ----------------------------------------------------------------------
+
+    def ensure_collection(self, spec: CollectionSpec) -> None:
+        """Create the table and its indexes unless they exist with this spec.
+
+        Raises:
+            DimensionMismatch: the table exists with another dimension or distance.
+            ConfigurationError: the vector extension is missing and cannot be created.
+        """
+        if spec.distance not in _DISTANCES:
+            raise PermanentError(f"unknown distance {spec.distance!r}")
+        if self._spec(spec.name) is None:
+            t, name = self._table(spec.name), table_name(spec.name)
+            opclass = _DISTANCES[spec.distance][0]
+            ddl = [
+                sql.SQL(
+                    "CREATE TABLE IF NOT EXISTS {t} (id uuid PRIMARY KEY, plan_id bigint, "
+                    "document_id bigint, dataset_id bigint, chunk_id bigint, "
+                    "enabled boolean NOT NULL DEFAULT true, payload jsonb NOT NULL DEFAULT '{{}}', "
+                    "embedding vector({dim}) NOT NULL)"
+                ).format(t=t, dim=sql.Literal(int(spec.dimension))),
+                *(
+                    sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON {t} ({c})").format(
+                        i=sql.Identifier(f"{name}_{col[:3]}"), t=t, c=sql.Identifier(col)
+                    )
+                    for col in ("plan_id", "document_id", "dataset_id")
+                ),
+                sql.SQL(
+                    "CREATE INDEX IF NOT EXISTS {i} ON {t} USING hnsw (embedding {ops}) "
+                    "WITH (m = {m}, ef_construction = {ef})"
+                ).format(
+                    i=sql.Identifier(f"{name}_hnsw"),
+                    t=t,
+                    ops=sql.SQL(opclass),
+                    m=sql.Literal(int(spec.hnsw_m)),
+                    ef=sql.Literal(int(spec.hnsw_ef_construct)),
+                ),
+                sql.SQL("COMMENT ON TABLE {t} IS {c}").format(t=t, c=sql.Literal(json.dumps(asdict(spec)))),
+            ]
+            with self._connection(f"create {spec.name}") as conn:
+                # Serialise concurrent creators: IF NOT EXISTS alone can still race on pg_type.
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{self._schema}.{name}",))
+                if conn.execute("SELECT to_regclass(%s)", (t.as_string(conn),)).fetchone() == (None,):
+                    for stmt in ddl:
+                        conn.execute(stmt)
+        found = self._spec(spec.name)
+        have = (found.dimension, found.distance) if found is not None else None
+        if have != (spec.dimension, spec.distance):
+            raise DimensionMismatch(
+                f"collection {spec.name!r} has (dimension, distance) {have}, "
+                f"not ({spec.dimension}, {spec.distance!r})"
+            )
+
+    def upsert(
+        self, collection: str, points: Sequence[VectorPoint], conn: psycopg.Connection[Any] | None = None
+    ) -> None:
+        """Insert or overwrite ``points``; inside ``conn``'s transaction when given.
+
+        Args:
+            conn: a caller's psycopg connection; unless it is in autocommit mode the write joins
+                its transaction and the caller commits (or, after an error, rolls back).
+
+        Raises:
+            NotFound: the collection does not exist.
+            DimensionMismatch: a vector does not have the collection's dimension.
+        """
+        unique = list({p.id: p for p in points}.values())  # ON CONFLICT may touch a row once
+        if not unique:
+            return
+        if conn is None:
+            with self._connection(f"upsert {collection}") as own:
+                self._copy_upsert(own, collection, unique)
+            return
+        with _translated(f"upsert {collection}"):
+            self._prepare(conn)
+            if conn.autocommit:  # no caller transaction to join: make the COPY + merge atomic
+                with conn.transaction():
+                    self._copy_upsert(conn, collection, unique)
+            else:
+                # Not conn.transaction(): on an idle connection that would BEGIN and COMMIT on its
+                # own; plain statements join (or implicitly begin) the caller's transaction.
+                self._copy_upsert(conn, collection, unique)
+
+    def _copy_upsert(self, conn: psycopg.Connection[Any], collection: str, points: list[VectorPoint]) -> None:
+        t = self._table(collection)
+        qualified = f"{self._schema}.{table_name(collection)}"
+        stage = sql.Identifier("indexflow_stage_" + hashlib.sha1(qualified.encode()).hexdigest()[:12])
+        cols = sql.SQL(", ").join(map(sql.Identifier, _COLUMNS))
+        updates = sql.SQL(", ").join(
+            sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in _COLUMNS[1:]
+        )
+        conn.execute(sql.SQL("CREATE TEMP TABLE {s} (LIKE {t}) ON COMMIT DROP").format(s=stage, t=t))
+        with conn.cursor() as cur:
+            with cur.copy(sql.SQL("COPY {s} ({c}) FROM STDIN (FORMAT BINARY)").format(s=stage, c=cols)) as cp:
+                cp.set_types(_COPY_TYPES)
+                for p in points:
+                    pl = p.payload
+                    cp.write_row(
+                        [
+                            uuid.UUID(p.id),
+                            *(None if pl.get(k) is None else int(pl[k]) for k in _COLUMNS[1:5]),
+                            pl.get("enabled", True) is not False,
+                            pl,
+                            np.asarray(p.vector, dtype=np.float32),
+                        ]
+                    )
+            cur.execute(
+                sql.SQL(
+                    "INSERT INTO {t} ({c}) SELECT {c} FROM {s} ON CONFLICT (id) DO UPDATE SET {u}"
+                ).format(t=t, c=cols, s=stage, u=updates)
+            )
+            # Dropped now, not at commit, so a caller's transaction can upsert again.
+            cur.execute(sql.SQL("DROP TABLE {s}").format(s=stage))
+
+    def _write(self, collection: str, query: sql.SQL, params: Sequence[Any]) -> None:
+        """Run one DELETE/UPDATE; a missing collection is a no-op."""
+        try:
+            with self._connection(f"write {collection}") as conn:
+                conn.execute(query.format(t=self._table(collection)), params)
+        except NotFound:
+            self._specs.pop(collection, None)
+
+    def delete_by_plan(self, collection: str, plan_id: int) -> None:
+        self._write(collection, sql.SQL("DELETE FROM {t} WHERE plan_id = %s"), (int(plan_id),))
+
+    def delete_by_document(self, collection: str, document_id: int) -> None:
+        self._write(collection, sql.SQL("DELETE FROM {t} WHERE document_id = %s"), (int(document_id),))
+
+    def delete_points(self, collection: str, ids: Sequence[str]) -> None:
+        if ids:
+            query = sql.SQL("DELETE FROM {t} WHERE id = ANY(%s)")
+            self._write(collection, query, ([uuid.UUID(i) for i in ids],))
+
+    def set_enabled(self, collection: str, ids: Sequence[str], enabled: bool) -> None:
+        """Flip ``enabled`` (column and payload) on the given points; missing ids are ignored."""
+        if ids:
+            query = sql.SQL(
+                "UPDATE {t} SET enabled = %s, "
+                "payload = payload || jsonb_build_object('enabled', %s::boolean) WHERE id = ANY(%s)"
+            )
+            self._write(collection, query, (enabled, enabled, [uuid.UUID(i) for i in ids]))
+
+    @staticmethod
+    def _where(filters: SearchFilter | None) -> tuple[sql.Composable, list[Any]]:
+        clauses: list[sql.Composable] = [sql.SQL("true")]
+        params: list[Any] = []
+        if filters is not None:
+            for col, ids in (
+                ("dataset_id", filters.dataset_ids),
+                ("document_id", filters.document_ids),
+                ("plan_id", filters.plan_ids),
+            ):
+                if ids is not None:
+                    clauses.append(sql.SQL("{c} = ANY(%s::bigint[])").format(c=sql.Identifier(col)))
+                    params.append([int(i) for i in ids])
+            if filters.only_enabled:
+                clauses.append(sql.SQL("enabled"))
+        return sql.SQL(" AND ").join(clauses), params
+
+    def search(
+        self,
+        collection: str,
+        vector: Sequence[float],
+        limit: int,
+        filters: SearchFilter | None = None,
+    ) -> list[StoreHit]:
+        """Nearest ``limit`` points, best first (cosine 1-d, dot/euclid -d)."""
+        spec = self._spec(collection)
+        if spec is None or limit <= 0:
+            return []
+        _, op, base, scale = _DISTANCES[spec.distance]
+        where, params = self._where(filters)
+        query = sql.SQL(
+            "SELECT id, payload, embedding {op} %s FROM {t} WHERE {w} ORDER BY embedding {op} %s LIMIT %s"
+        ).format(op=sql.SQL(op), t=self._table(collection), w=where)
+        q = np.asarray(vector, dtype=np.float32)
+        try:
+            with self._connection(f"search {collection}") as conn:
+                conn.execute(
+                    "SELECT set_config('hnsw.ef_search', %s, true)", (str(min(1000, max(40, limit))),)
+                )
+                if self._iterative and filters is not None:
+                    # Keep scanning the graph until `limit` rows pass the filter (pgvector 0.8).
+                    conn.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)")
+                rows = conn.execute(query, [q, *params, q, limit]).fetchall()
+        except NotFound:
+            self._specs.pop(collection, None)
+            return []
+        hits = [StoreHit(id=str(r[0]), score=base + scale * float(r[2]), payload=r[1]) for r in rows]
+        # relaxed_order may return neighbours slightly out of order: restore best-first.
+        return sorted(hits, key=lambda h: -h.score)
+
+    def count(self, collection: str, filters: SearchFilter | None = None) -> int:
+        if self._spec(collection) is None:
+            return 0
+        where, params = self._where(filters)
+        query = sql.SQL("SELECT count(*) FROM {t} WHERE {w}").format(t=self._table(collection), w=where)
+        try:
+            with self._connection(f"count {collection}") as conn:
+                row = conn.execute(query, params).fetchone()
+        except NotFound:
+            self._specs.pop(collection, None)
+            return 0
+        return int(row[0]) if row else 0
+
+    def iter_points(self, collection: str, batch_size: int = 1000) -> Iterator[StoreHit]:
+        """Every point's id and payload (score 0), in id order, one short query per page."""
+        if self._spec(collection) is None:
+            return
+        query = sql.SQL(
+            "SELECT id, payload FROM {t} WHERE %s::uuid IS NULL OR id > %s ORDER BY id LIMIT %s"
+        ).format(t=self._table(collection))
+        after: uuid.UUID | None = None
+        while True:
+            try:
+                with self._connection(f"scroll {collection}") as conn:
+                    rows = conn.execute(query, (after, after, batch_size)).fetchall()
+            except NotFound:
+                return
+            for r in rows:
+                yield StoreHit(id=str(r[0]), score=0.0, payload=r[1])
+            if len(rows) < batch_size:
+                return
+            after = rows[-1][0]
+
+    def drop_collection(self, collection: str) -> None:
+        self._specs.pop(collection, None)
+        with self._connection(f"drop {collection}") as conn:
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {t}").format(t=self._table(collection)))
+
+    def close(self) -> None:
+        """Close the connections this store opened (a pool passed in stays the caller's)."""
+        if self._own_pool:
+            self._pool.close()

@@ -1,0 +1,307 @@
+"""Qdrant server (or qdrant-client's local mode) through ``qdrant-client``.
+
+One collection per index profile, created with the profile's dimension, distance and HNSW
+parameters plus integer/bool payload indexes on the filter fields. Writes use ``wait=True`` so
+that, once a call returns, searches and counts see its effect.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any, TypeVar
+
+import httpx
+from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+from indexflow.errors import (
+    ConfigurationError,
+    DimensionMismatch,
+    IndexflowError,
+    NotFound,
+    PermanentError,
+    StoreUnavailable,
+)
+from indexflow.stores.base import CollectionSpec, SearchFilter, StoreHit, VectorPoint
+
+T = TypeVar("T")
+_DISTANCES = {"cosine": models.Distance.COSINE, "dot": models.Distance.DOT, "euclid": models.Distance.EUCLID}
+_NAMES = {v: k for k, v in _DISTANCES.items()}
+_INT_FIELDS = ("plan_id", "document_id", "dataset_id")
+_MISSING = object()
+
+
+def _is_missing(exc: Exception) -> bool:
+    """A 'collection not found' from the server (404) or from local mode (ValueError)."""
+    if isinstance(exc, UnexpectedResponse):
+        return exc.status_code == 404
+    return isinstance(exc, ValueError) and "not found" in str(exc)
+
+
+def _translate(what: str, exc: Exception) -> IndexflowError:
+    """Classify a qdrant-client exception as transient or permanent."""
+    if isinstance(exc, IndexflowError):
+        return exc
+    msg = f"qdrant {what}: {exc}"
+    if isinstance(exc, ResponseHandlingException | httpx.TransportError | ConnectionError | TimeoutError):
+        return StoreUnavailable(msg)
+    if isinstance(exc, UnexpectedResponse):
+        body = exc.content.decode("utf-8", "replace")[:500]
+        msg = f"qdrant {what}: HTTP {exc.status_code} {body}"
+        if exc.status_code is None or exc.status_code >= 500 or exc.status_code in (408, 429):
+            return StoreUnavailable(msg)
+        if "dimension" in body.lower():
+            return DimensionMismatch(msg)
+        return NotFound(msg) if exc.status_code == 404 else PermanentError(msg)
+    if "dimension" in str(exc).lower():
+        return DimensionMismatch(msg)
+    if _is_missing(exc):
+        return NotFound(msg)
+    if isinstance(exc, RuntimeError) and "already accessed" in str(exc):  # local path locked
+        return StoreUnavailable(msg)
+    return PermanentError(msg)
+
+
+def _filter(filters: SearchFilter | None) -> models.Filter | None:
+    if filters is None:
+        return None
+    must: list[models.Condition] = []
+    for key, ids in (
+        ("dataset_id", filters.dataset_ids),
+        ("document_id", filters.document_ids),
+        ("plan_id", filters.plan_ids),
+    ):
+        if ids is not None:
+            must.append(models.FieldCondition(key=key, match=models.MatchAny(any=[int(i) for i in ids])))
+    must_not: list[models.Condition] = []
+    if filters.only_enabled:
+        must_not.append(models.FieldCondition(key="enabled", match=models.MatchValue(value=False)))
+    return models.Filter(must=must or None, must_not=must_not or None)
+
+
+def _by_field(key: str, value: int) -> models.FilterSelector:
+    condition = models.FieldCondition(key=key, match=models.MatchValue(value=int(value)))
+    return models.FilterSelector(filter=models.Filter(must=[condition]))
+
+
+def _as_list(vector: Sequence[float]) -> list[float]:
+    tolist = getattr(vector, "tolist", None)
+    return tolist() if tolist is not None else [float(x) for x in vector]
+
+
+class QdrantStore:
+    """Vector store on a Qdrant server, or on qdrant-client's local mode for tests and dev.
+
+    Args:
+        url: server URL, e.g. ``http://localhost:6333``.
+        api_key: server API key.
+        timeout: per-request timeout in seconds.
+        location: ``":memory:"`` for an in-memory local-mode client.
+        path: folder of a persistent local-mode client.
+        client: an already built ``QdrantClient`` (the other connection arguments are ignored).
+        batch_size: points per upsert request.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        api_key: str | None = None,
+        timeout: float = 30.0,
+        *,
+        location: str | None = None,
+        path: str | None = None,
+        client: QdrantClient | None = None,
+        batch_size: int = 256,
+    ) -> None:
+        if client is None:
+            if location is not None or path is not None:
+                # The worker thread and the API share the client; the store serialises its calls.
+                client = QdrantClient(location=location, path=path, force_disable_check_same_thread=True)
+            elif url:
+                client = QdrantClient(url=url, api_key=api_key, timeout=max(1, math.ceil(timeout)))
+            else:
+                raise ConfigurationError("QdrantStore needs a url, a location/path or a client")
+        self._client = client
+        # Local mode is a pure-Python engine without locking and without payload indexes.
+        self._local = type(getattr(client, "_client", None)).__name__ == "QdrantLocal"
+        self._lock: AbstractContextManager[Any] = threading.RLock() if self._local else nullcontext()
+        self._batch = batch_size
+        self._known: dict[str, tuple[int, str]] = {}
+
+    def _call(self, what: str, fn: Callable[..., T], *args: Any, missing: Any = _MISSING, **kw: Any) -> T:
+        """Run one client call; a missing collection returns ``missing`` when given."""
+        try:
+            with self._lock:
+                return fn(*args, **kw)
+        except Exception as exc:
+            if missing is not _MISSING and _is_missing(exc):
+                return missing  # type: ignore[no-any-return]
+            raise _translate(what, exc) from exc
+
+    def _params(self, collection: str) -> tuple[int, str] | None:
+        """The collection's (dimension, distance), cached; ``None`` if it does not exist."""
+        if collection not in self._known:
+            info = self._call(f"get {collection}", self._client.get_collection, collection, missing=None)
+            params = info.config.params.vectors if info is not None else None
+            if not isinstance(params, models.VectorParams):
+                return None
+            self._known[collection] = (params.size, _NAMES.get(params.distance, "cosine"))
+        return self._known[collection]
+
+    def ensure_collection(self, spec: CollectionSpec) -> None:
+        """Create the collection and its payload indexes unless it exists with this spec.
+
+        Raises:
+            DimensionMismatch: the collection exists with another dimension or distance.
+        """
+        if spec.distance not in _DISTANCES:
+            raise PermanentError(f"unknown distance {spec.distance!r}")
+        if self._params(spec.name) is None:
+            try:
+                self._call(
+                    f"create {spec.name}",
+                    self._client.create_collection,
+                    spec.name,
+                    vectors_config=models.VectorParams(
+                        size=spec.dimension, distance=_DISTANCES[spec.distance]
+                    ),
+                    hnsw_config=models.HnswConfigDiff(m=spec.hnsw_m, ef_construct=spec.hnsw_ef_construct),
+                )
+            except PermanentError:
+                if self._params(spec.name) is None:  # not a lost creation race: a real error
+                    raise
+            if not self._local:
+                for field in _INT_FIELDS:
+                    self._index(spec.name, field, models.PayloadSchemaType.INTEGER)
+                self._index(spec.name, "enabled", models.PayloadSchemaType.BOOL)
+        found = self._params(spec.name)
+        if found != (spec.dimension, spec.distance):
+            raise DimensionMismatch(
+                f"collection {spec.name!r} has (dimension, distance) {found}, "
+                f"not ({spec.dimension}, {spec.distance!r})"
+            )
+
+    def _index(self, collection: str, field: str, schema: models.PayloadSchemaType) -> None:
+        self._call(
+            f"index {collection}.{field}",
+            self._client.create_payload_index,
+            collection,
+            field,
+            field_schema=schema,
+            wait=True,
+        )
+
+    def upsert(self, collection: str, points: Sequence[VectorPoint]) -> None:
+        """Insert or overwrite ``points`` in batches, each acknowledged before the next.
+
+        Raises:
+            NotFound: the collection does not exist.
+            DimensionMismatch: a vector does not have the collection's dimension.
+        """
+        for i in range(0, len(points), self._batch):
+            batch = [
+                models.PointStruct(id=p.id, vector=_as_list(p.vector), payload=dict(p.payload))
+                for p in points[i : i + self._batch]
+            ]
+            self._call(f"upsert {collection}", self._client.upsert, collection, batch, wait=True)
+
+    def _delete(self, collection: str, selector: Any) -> None:
+        self._call(f"delete {collection}", self._client.delete, collection, selector, wait=True, missing=None)
+
+    def delete_by_plan(self, collection: str, plan_id: int) -> None:
+        self._delete(collection, _by_field("plan_id", plan_id))
+
+    def delete_by_document(self, collection: str, document_id: int) -> None:
+        self._delete(collection, _by_field("document_id", document_id))
+
+    def delete_points(self, collection: str, ids: Sequence[str]) -> None:
+        if ids:
+            self._delete(collection, models.PointIdsList(points=list(ids)))
+
+    def set_enabled(self, collection: str, ids: Sequence[str], enabled: bool) -> None:
+        """Flip ``enabled`` on the given points; ids that do not exist are ignored."""
+        if not ids:
+            return
+        # By filter, because set_payload by id fails (404) on the first id that is gone.
+        selector = models.Filter(must=[models.HasIdCondition(has_id=list(ids))])
+        self._call(
+            f"set_payload {collection}",
+            self._client.set_payload,
+            collection,
+            {"enabled": enabled},
+            selector,
+            wait=True,
+            missing=None,
+        )
+
+    def search(
+        self,
+        collection: str,
+        vector: Sequence[float],
+        limit: int,
+        filters: SearchFilter | None = None,
+    ) -> list[StoreHit]:
+        """Nearest ``limit`` points, best first; euclid scores are negated distances."""
+        if limit <= 0:
+            return []
+        response = self._call(
+            f"search {collection}",
+            self._client.query_points,
+            collection,
+            query=_as_list(vector),
+            limit=limit,
+            query_filter=_filter(filters),
+            # Local mode is always exact and warns about search params.
+            search_params=None if self._local else models.SearchParams(hnsw_ef=max(64, limit)),
+            with_payload=True,
+            missing=None,
+        )
+        if response is None:
+            return []
+        params = self._params(collection)
+        sign = -1.0 if params is not None and params[1] == "euclid" else 1.0
+        return [
+            StoreHit(id=str(p.id), score=sign * p.score, payload=p.payload or {}) for p in response.points
+        ]
+
+    def count(self, collection: str, filters: SearchFilter | None = None) -> int:
+        result = self._call(
+            f"count {collection}",
+            self._client.count,
+            collection,
+            count_filter=_filter(filters),
+            exact=True,
+            missing=None,
+        )
+        return 0 if result is None else int(result.count)
+
+    def iter_points(self, collection: str, batch_size: int = 1000) -> Iterator[StoreHit]:
+        """Every point's id and payload (score 0), in id order."""
+        offset: Any = None
+        while True:
+            page = self._call(
+                f"scroll {collection}",
+                self._client.scroll,
+                collection,
+                limit=batch_size,
+                offset=offset,
+                with_payload=True,
+                missing=None,
+            )
+            if page is None:
+                return
+            records, offset = page
+            for r in records:
+                yield StoreHit(id=str(r.id), score=0.0, payload=r.payload or {})
+            if offset is None:
+                return
+
+    def drop_collection(self, collection: str) -> None:
+        self._known.pop(collection, None)
+        self._call(f"drop {collection}", self._client.delete_collection, collection, missing=None)
+
+    def close(self) -> None:
+        self._call("close", self._client.close)

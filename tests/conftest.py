@@ -1,0 +1,68 @@
+"""Shared fixtures. Services (PostgreSQL, Redis, RabbitMQ) are checked, never skipped: a test
+that needs one and cannot reach it fails with a message saying which and how to start it."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures" / "docs"
+SAMPLES = Path(__file__).parent.parent / "samples"
+
+PG_URL = os.environ.get("INDEXFLOW_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("INDEXFLOW_TEST_REDIS", "redis://127.0.0.1:6379/0")
+AMQP_URL = os.environ.get("INDEXFLOW_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/")
+
+
+def require_port(name: str, port: int) -> None:
+    """Fail (not skip) when a service the test needs is not listening."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=3):
+            return
+    except OSError as exc:
+        pytest.fail(
+            f"{name} is not reachable on 127.0.0.1:{port} ({exc}); start it (scripts/ensure_services.sh)",
+            pytrace=False,
+        )
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "state"
+
+
+@pytest.fixture
+def settings(home: Path):  # type: ignore[no-untyped-def]
+    from indexflow.settings import Settings
+
+    return Settings(home=home, lease_seconds=60, embed_batch_size=32)
+
+
+@pytest.fixture
+def ix(settings) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    from indexflow import Indexflow
+
+    with Indexflow(settings) as instance:
+        yield instance
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    return FIXTURES
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    """A small mixed-format corpus copied from the fixtures (text, markdown, html, pdf, docx, json)."""
+    import shutil
+
+    out = tmp_path / "corpus"
+    out.mkdir()
+    for name in ("composting.txt", "git_guide.md", "lisbon_history.html", "tomato_guide.pdf",
+                 "sourdough.docx", "physics_exam.json"):
+        shutil.copy(FIXTURES / name, out / name)
+    return out

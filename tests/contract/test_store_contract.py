@@ -1,0 +1,466 @@
+"""The VectorStore contract: every adapter must behave the same (see ``stores/base.py``).
+
+``StoreContract`` holds the behaviours; each ``Test*`` subclass supplies one engine through the
+``open_store`` fixture (a function that opens a fresh instance on the same storage, so the
+persistence test can close and reopen).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import textwrap
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import pytest
+
+from indexflow.errors import DimensionMismatch, NotFound, StoreUnavailable
+from indexflow.stores.base import CollectionSpec, SearchFilter, StoreHit, VectorPoint, VectorStore
+
+DIM = 8
+OpenStore = Callable[[], VectorStore]
+MakeCollection = Callable[..., str]
+
+
+def pid(n: int) -> str:
+    """Deterministic point id, as the pipeline makes them (UUIDv5)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"indexflow-contract/{n}"))
+
+
+def unit(i: int, dim: int = DIM) -> list[float]:
+    v = [0.0] * dim
+    v[i % dim] = 1.0
+    return v
+
+
+def point(
+    n: int,
+    vector: Sequence[float] | None = None,
+    *,
+    plan: int = 1,
+    doc: int = 10,
+    ds: int = 100,
+    enabled: bool | None = None,
+) -> VectorPoint:
+    payload = {"plan_id": plan, "chunk_id": n, "document_id": doc, "dataset_id": ds, "text": f"chunk {n}"}
+    if enabled is not None:
+        payload["enabled"] = enabled
+    return VectorPoint(id=pid(n), vector=vector if vector is not None else unit(n), payload=payload)
+
+
+def ids(hits: Iterable[StoreHit]) -> set[str]:
+    return {h.id for h in hits}
+
+
+class StoreContract:
+    """Behaviours every vector store adapter must show."""
+
+    @pytest.fixture
+    def open_store(self) -> OpenStore:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def store(self, open_store: OpenStore) -> Iterator[VectorStore]:
+        s = open_store()
+        yield s
+        s.close()
+
+    @pytest.fixture
+    def make_collection(self, store: VectorStore) -> Iterator[MakeCollection]:
+        """Create uniquely named collections; all are dropped at teardown."""
+        made: list[str] = []
+
+        def make(dimension: int = DIM, distance: str = "cosine") -> str:
+            name = f"ct_{uuid.uuid4().hex[:12]}"
+            store.ensure_collection(CollectionSpec(name, dimension, distance, hnsw_m=8, hnsw_ef_construct=32))
+            made.append(name)
+            return name
+
+        yield make
+        for name in made:
+            store.drop_collection(name)
+
+    # -- collections ----------------------------------------------------------------------
+
+    def test_ensure_collection_twice_is_a_noop(self, store: VectorStore, make_collection: MakeCollection):
+        name = make_collection()
+        store.upsert(name, [point(1)])
+        store.ensure_collection(CollectionSpec(name, DIM, "cosine", hnsw_m=8, hnsw_ef_construct=32))
+        assert store.count(name) == 1
+
+    def test_ensure_collection_with_other_dimension_or_distance_raises(
+        self, store: VectorStore, make_collection: MakeCollection
+    ):
+        name = make_collection()
+        with pytest.raises(DimensionMismatch):
+            store.ensure_collection(CollectionSpec(name, DIM + 1, "cosine"))
+        with pytest.raises(DimensionMismatch):
+            store.ensure_collection(CollectionSpec(name, DIM, "euclid"))
+
+    def test_missing_collection_reads_and_deletes_as_empty(self, store: VectorStore):
+        name = f"ct_missing_{uuid.uuid4().hex[:8]}"
+        assert store.search(name, unit(0), 5) == []
+        assert store.count(name) == 0
+        assert list(store.iter_points(name)) == []
+        store.delete_by_plan(name, 1)
+        store.delete_by_document(name, 1)
+        store.delete_points(name, [pid(1)])
+        store.set_enabled(name, [pid(1)], False)
+        store.drop_collection(name)
+
+    def test_upsert_into_missing_collection_raises_not_found(self, store: VectorStore):
+        with pytest.raises(NotFound):
+            store.upsert(f"ct_missing_{uuid.uuid4().hex[:8]}", [point(1)])
+
+    def test_upsert_with_wrong_dimension_raises_dimension_mismatch(
+        self, store: VectorStore, make_collection: MakeCollection
+    ):
+        name = make_collection()
+        with pytest.raises(DimensionMismatch):
+            store.upsert(name, [point(1, [1.0, 0.0, 0.0])])
+
+    def test_drop_collection_removes_everything(self, store: VectorStore, make_collection: MakeCollection):
+        name = make_collection()
+        store.upsert(name, [point(i) for i in range(5)])
+        store.drop_collection(name)
+        assert store.count(name) == 0
+        store.ensure_collection(CollectionSpec(name, DIM + 2))  # a fresh start, any dimension
+        assert store.count(name) == 0
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def test_upsert_same_id_overwrites_instead_of_duplicating(
+        self, store: VectorStore, make_collection: MakeCollection
+    ):
+        name = make_collection()
+        store.upsert(name, [point(1, unit(0), plan=1)])
+        store.upsert(name, [point(1, unit(3), plan=2), point(1, unit(3), plan=2)])
+        assert store.count(name) == 1
+        [hit] = store.search(name, unit(3), 5)
+        assert hit.id == pid(1) and hit.payload["plan_id"] == 2
+        assert hit.score == pytest.approx(1.0, abs=1e-4)
+
+    def test_delete_by_plan_removes_only_that_plan(self, store: VectorStore, make_collection: MakeCollection):
+        name = make_collection()
+        store.upsert(name, [point(i, plan=1 + i % 2) for i in range(10)])
+        store.delete_by_plan(name, 1)
+        assert store.count(name) == 5
+        assert store.count(name, SearchFilter(plan_ids=(1,))) == 0
+        assert all(h.payload["plan_id"] == 2 for h in store.search(name, unit(0), 20))
+
+    def test_delete_by_document_removes_only_that_document(
+        self, store: VectorStore, make_collection: MakeCollection
+    ):
+        name = make_collection()
+        store.upsert(name, [point(i, doc=10 if i < 4 else 20) for i in range(10)])
+        store.delete_by_document(name, 10)
+        assert store.count(name) == 6
+        assert {h.payload["document_id"] for h in store.search(name, unit(0), 20)} == {20}
+
+    def test_delete_points_by_id_ignores_unknown_ids(
+        self, store: VectorStore, make_collection: MakeCollection
+    ):
+        name = make_collection()
+        store.upsert(name, [point(i) for i in range(4)])
+        store.delete_points(name, [pid(0), pid(2), pid(99)])
+        assert ids(store.search(name, unit(0), 10)) == {pid(1), pid(3)}
+        assert store.count(name) == 2
+
+    def test_set_enabled_round_trip(self, store: VectorStore, make_collection: MakeCollection):
+        name = make_collection()
+        store.upsert(name, [point(i) for i in range(4)])
+        store.set_enabled(name, [pid(1), pid(99)], False)
+        assert pid(1) not in ids(store.search(name, unit(1), 10, SearchFilter()))
+        assert store.count(name, SearchFilter()) == 3
+        assert store.count(name, SearchFilter(only_enabled=False)) == 4
+        payloads = {h.id: h.payload for h in store.iter_points(name)}
+        assert payloads[pid(1)]["enabled"] is False and payloads[pid(1)]["plan_id"] == 1
+        store.set_enabled(name, [pid(1)], True)
+        assert store.search(name, unit(1), 1, SearchFilter())[0].id == pid(1)
+        assert store.count(name, SearchFilter()) == 4
+
+    def test_batch_upsert_of_thousands(self, store: VectorStore, make_collection: MakeCollection):
+        name = make_collection(dimension=32)
+        vectors = np.random.default_rng(7).standard_normal((3000, 32)).astype(np.float32)
+        store.upsert(name, [point(i, vectors[i], plan=i % 3) for i in range(3000)])
+        assert store.count(name) == 3000
+        assert store.count(name, SearchFilter(plan_ids=(0,))) == 1000
+        assert store.search(name, vectors[1234].tolist(), 3)[0].id == pid(1234)
+        assert len({h.id for h in store.iter_points(name, batch_size=700)}) == 3000
+
+    # -- reads ----------------------------------------------------------------------------
+
+    @pytest.mark.parametrize(
+        ("flt", "expected"),
+        [
+            (None, {1, 2, 3, 4, 5}),
+            (SearchFilter(), {1, 2, 3, 5}),
+            (SearchFilter(dataset_ids=(100,)), {1, 2}),
+            (SearchFilter(dataset_ids=(200, 300)), {3, 5}),
+            (SearchFilter(document_ids=(20,)), {3}),
+            (SearchFilter(document_ids=(20,), only_enabled=False), {3, 4}),
+            (SearchFilter(plan_ids=(1, 3)), {1, 3}),
+            (SearchFilter(dataset_ids=(100,), plan_ids=(2,)), {2}),
+            (SearchFilter(dataset_ids=()), set()),
+        ],
+        ids=["none", "enabled", "dataset", "datasets", "document", "document-all", "plans", "and", "empty"],
+    )
+    def test_filters_restrict_search_and_count(
+        self,
+        store: VectorStore,
+        make_collection: MakeCollection,
+        flt: SearchFilter | None,
+        expected: set[int],
+    ):
+        name = make_collection()
+        store.upsert(
+            name,
+            [
+                point(1, plan=1, doc=10, ds=100),
+                point(2, plan=2, doc=10, ds=100),
+                point(3, plan=3, doc=20, ds=200),
+                point(4, plan=3, doc=20, ds=200, enabled=False),
+                point(5, plan=4, doc=30, ds=300, enabled=True),
+            ],
+        )
+        assert ids(store.search(name, unit(0), 10, flt)) == {pid(n) for n in expected}
+        assert store.count(name, flt) == len(expected)
+
+    @pytest.mark.parametrize("distance", ["cosine", "dot", "euclid"])
+    def test_search_is_best_first_with_similarity_scores(
+        self, store: VectorStore, make_collection: MakeCollection, distance: str
+    ):
+        name = make_collection(distance=distance)
+        vectors = np.random.default_rng(3).standard_normal((40, DIM)).astype(np.float32)
+        store.upsert(name, [point(i, vectors[i]) for i in range(40)])
+        query = vectors[5] + 0.05
+        hits = store.search(name, query.tolist(), 7)
+        assert len(hits) == 7
+        if distance == "cosine":
+            expected = vectors @ query / (np.linalg.norm(vectors, axis=1) * np.linalg.norm(query))
+        elif distance == "dot":
+            expected = vectors @ query
+        else:
+            expected = -np.linalg.norm(vectors - query, axis=1)
+        best = np.argsort(-expected)[:7]
+        assert [h.id for h in hits] == [pid(int(i)) for i in best]
+        assert [h.score for h in hits] == pytest.approx(expected[best].tolist(), abs=1e-3)
+        assert hits[0].payload["chunk_id"] == 5
+
+    def test_search_respects_limit(self, store: VectorStore, make_collection: MakeCollection):
+        name = make_collection()
+        store.upsert(name, [point(i) for i in range(20)])
+        assert len(store.search(name, unit(0), 3)) == 3
+        assert len(store.search(name, unit(0), 100)) == 20
+
+    def test_iter_points_yields_every_id_with_payload(
+        self, store: VectorStore, make_collection: MakeCollection
+    ):
+        name = make_collection()
+        written = [point(i, plan=7, enabled=i % 5 != 0) for i in range(23)]
+        store.upsert(name, written)
+        seen = list(store.iter_points(name, batch_size=4))
+        assert sorted(h.id for h in seen) == sorted(p.id for p in written)
+        assert {h.id: h.payload for h in seen} == {p.id: p.payload for p in written}
+        assert all(h.score == 0 for h in seen)
+
+    def test_concurrent_writers_and_readers(self, store: VectorStore, make_collection: MakeCollection):
+        name = make_collection()
+        errors: list[BaseException] = []
+
+        def guarded(fn: Callable[[], None]) -> Callable[[], None]:
+            def run() -> None:
+                try:
+                    fn()
+                except BaseException as exc:  # surfaced by the assert below
+                    errors.append(exc)
+
+            return run
+
+        def writer(base: int) -> None:
+            for batch in range(8):
+                store.upsert(name, [point(base + batch * 25 + i) for i in range(25)])
+
+        def reader() -> None:
+            for i in range(40):
+                store.search(name, unit(i), 5, SearchFilter())
+                store.count(name)
+
+        threads = [threading.Thread(target=guarded(partial(writer, k * 1000))) for k in range(3)]
+        threads += [threading.Thread(target=guarded(reader)) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert store.count(name) == 600
+
+    def test_data_survives_close_and_reopen(self, open_store: OpenStore):
+        first = open_store()
+        name = f"ct_{uuid.uuid4().hex[:12]}"
+        first.ensure_collection(CollectionSpec(name, DIM))
+        first.upsert(name, [point(i) for i in range(12)])
+        first.set_enabled(name, [pid(3)], False)
+        first.close()
+        second = open_store()
+        try:
+            assert second.count(name, SearchFilter(only_enabled=False)) == 12
+            assert second.count(name, SearchFilter()) == 11
+            assert ids(second.search(name, unit(2), 2)) == {pid(2), pid(10)}  # 10 % DIM == 2
+            second.ensure_collection(CollectionSpec(name, DIM))
+            with pytest.raises(DimensionMismatch):
+                second.ensure_collection(CollectionSpec(name, DIM * 2))
+        finally:
+            second.drop_collection(name)
+            second.close()
+
+
+class TestQdrantEdge(StoreContract):
+    @pytest.fixture
+    def open_store(self, tmp_path: Path) -> OpenStore:
+        from indexflow.stores.qdrant_edge import QdrantEdgeStore
+
+        return lambda: QdrantEdgeStore(tmp_path / "vectors")
+
+    def test_another_process_sees_the_data_and_cannot_open_it_meanwhile(
+        self, open_store: OpenStore, tmp_path
+    ):
+        script = textwrap.dedent(
+            """
+            import sys
+            from indexflow.errors import StoreUnavailable
+            from indexflow.stores.base import CollectionSpec, VectorPoint
+            from indexflow.stores.qdrant_edge import QdrantEdgeStore
+            store = QdrantEdgeStore(sys.argv[1])
+            if sys.argv[2] == "write":
+                store.ensure_collection(CollectionSpec("shared", 4))
+                store.upsert("shared", [VectorPoint(sys.argv[3], [1.0, 0, 0, 0], {"plan_id": 1})])
+                store.close()
+            else:
+                try:
+                    print(store.count("shared"))
+                except StoreUnavailable:
+                    print("unavailable")
+            """
+        )
+
+        def run(*args: str) -> str:
+            cmd = [sys.executable, "-c", script, str(tmp_path / "vectors"), *args]
+            return subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=120).stdout.strip()
+
+        run("write", pid(1))
+        store = open_store()
+        try:
+            assert store.count("shared") == 1  # written by another process, seen after reopen
+            assert run("count") == "unavailable"  # the WAL lock keeps a second process out
+        finally:
+            store.close()
+        assert run("count") == "1"
+
+    def test_optimize_builds_the_index_and_search_still_works(self, store, make_collection):
+        name = make_collection(dimension=16)
+        vectors = np.random.default_rng(1).standard_normal((300, 16)).astype(np.float32)
+        store.upsert(name, [point(i, vectors[i]) for i in range(300)])
+        store.optimize(name)
+        assert store.search(name, vectors[42].tolist(), 1)[0].id == pid(42)
+        assert store.count(name) == 300
+
+
+class TestQdrantLocal(StoreContract):
+    @pytest.fixture
+    def open_store(self, tmp_path: Path) -> OpenStore:
+        from indexflow.stores.qdrant import QdrantStore
+
+        return lambda: QdrantStore(path=str(tmp_path / "qdrant"))
+
+    def test_unreachable_server_is_store_unavailable(self):
+        from qdrant_client import QdrantClient
+
+        from indexflow.stores.qdrant import QdrantStore
+
+        client = QdrantClient(url="http://127.0.0.1:9", timeout=2, check_compatibility=False)
+        store = QdrantStore(client=client)
+        with pytest.raises(StoreUnavailable):
+            store.count("anything")
+        with pytest.raises(StoreUnavailable):
+            store.ensure_collection(CollectionSpec("anything", DIM))
+        store.close()
+
+
+@pytest.mark.integration
+class TestPgVector(StoreContract):
+    @pytest.fixture
+    def open_store(self, pg_dsn: str) -> OpenStore:
+        from indexflow.stores.pgvector import PgVectorStore
+
+        return lambda: PgVectorStore(pg_dsn)
+
+    def test_upsert_inside_the_callers_transaction(self, store, make_collection, pg_dsn: str):
+        name = make_collection()
+        with psycopg.connect(pg_dsn) as conn:
+            store.upsert(name, [point(1), point(2)], conn=conn)
+            store.upsert(name, [point(3)], conn=conn)
+            assert store.count(name) == 0  # not committed yet: invisible to other connections
+            conn.commit()
+            assert store.count(name) == 3
+            store.upsert(name, [point(4)], conn=conn)
+            conn.rollback()
+        assert store.count(name) == 3
+
+    def test_upsert_commits_with_a_sqlalchemy_session(self, store, make_collection, pg_dsn: str):
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.orm import Session
+
+        name = make_collection()
+        engine = create_engine(pg_dsn.replace("postgresql://", "postgresql+psycopg://"))
+        try:
+            with Session(engine) as session:  # rolled back: neither the vectors nor the row stay
+                raw = session.connection().connection.driver_connection
+                store.upsert(name, [point(1)], conn=raw)
+                session.execute(text("SELECT 1"))
+                session.rollback()
+            assert store.count(name) == 0
+            with Session(engine) as session, session.begin():
+                store.upsert(name, [point(2)], conn=session.connection().connection.driver_connection)
+                assert store.count(name) == 0
+            assert store.count(name) == 1
+        finally:
+            engine.dispose()
+
+    def test_sqlalchemy_url_is_accepted(self, make_collection, pg_dsn: str):
+        from indexflow.stores.pgvector import PgVectorStore
+
+        name = make_collection()
+        store = PgVectorStore(pg_dsn.replace("postgresql://", "postgresql+psycopg://"))
+        store.upsert(name, [point(1)])
+        assert store.count(name) == 1
+        store.close()
+
+    def test_table_names_are_safe_distinct_and_short(self):
+        from indexflow.stores.pgvector import table_name
+
+        names = [table_name(n) for n in ("default", "a-b", "a_b", "A_b", "x" * 200, "x" * 201)]
+        assert names[0] == "indexflow_vec_default"
+        assert len(set(names)) == len(names)
+        assert all(re.fullmatch(r"[a-z0-9_]{1,54}", n) for n in names)
+
+    def test_selective_filter_still_fills_the_limit(self, store, make_collection):
+        # With an HNSW scan only ef_search candidates are filtered; iterative scan keeps going.
+        name = make_collection(dimension=16)
+        vectors = np.random.default_rng(5).standard_normal((2000, 16)).astype(np.float32)
+        store.upsert(name, [point(i, vectors[i], enabled=i % 100 == 0) for i in range(2000)])
+        hits = store.search(name, vectors[7].tolist(), 10, SearchFilter())
+        assert len(hits) == 10 and all(h.payload["enabled"] for h in hits)
+
+    def test_unreachable_database_is_store_unavailable(self):
+        from indexflow.stores.pgvector import PgVectorStore
+
+        with pytest.raises(StoreUnavailable):
+            PgVectorStore("postgresql://postgres@127.0.0.1:9/test").count("anything")

@@ -1,0 +1,86 @@
+"""Scale-out: PostgreSQL state, a real broker, worker processes, a real vector engine.
+
+Given the same code as the embedded default, only settings change: every plan ends EMBEDDED and
+the store holds exactly one point per chunk.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.conftest import AMQP_URL, REDIS_URL, require_port
+
+pytestmark = pytest.mark.integration
+
+
+def _env(db_url: str, broker: str, store: str, home: Path, **extra: str) -> dict[str, str]:
+    tag = uuid.uuid4().hex[:8]
+    return {
+        "INDEXFLOW_DATABASE_URL": db_url,
+        "INDEXFLOW_BROKER_URL": broker,
+        "INDEXFLOW_VECTOR_STORE": store,
+        "INDEXFLOW_HOME": str(home),
+        "INDEXING_PLAN_QUEUE": f"plan-{tag}",
+        "INDEXING_EMBED_QUEUE": f"embed-{tag}",
+        "INDEXING_EMBED_BATCH_SIZE": "16",
+    } | extra
+
+
+def _settings(env: dict[str, str]):  # type: ignore[no-untyped-def]
+    from indexflow.settings import Settings
+
+    return Settings(
+        database_url=env["INDEXFLOW_DATABASE_URL"], broker_url=env["INDEXFLOW_BROKER_URL"],
+        vector_store=env["INDEXFLOW_VECTOR_STORE"], home=Path(env["INDEXFLOW_HOME"]),
+        plan_queue=env["INDEXING_PLAN_QUEUE"], embed_queue=env["INDEXING_EMBED_QUEUE"],
+        embed_batch_size=16, qdrant_url=env.get("QDRANT_URL"),
+    )
+
+
+def _chunks_and_plans(ix):  # type: ignore[no-untyped-def]
+    from indexflow.db.models import Chunk, ChunkPlan
+
+    with ix.rt.sessions() as s:
+        chunks = s.scalar(select(func.count()).select_from(Chunk))
+        plans = list(s.scalars(select(ChunkPlan)))
+        return chunks, [(p.status.value, p.is_active, p.profile.collection) for p in plans]
+
+
+def test_postgres_redis_pgvector_with_two_worker_processes(pg_database, workers, corpus, tmp_path) -> None:
+    require_port("Redis", 6379)
+    from indexflow import Indexflow
+
+    env = _env(pg_database, REDIS_URL, "pgvector", tmp_path / "home")
+    fleet = workers(env)
+    fleet.start(processes=2, threads=1)
+    with Indexflow(_settings(env)) as ix:
+        assert not ix.tasks.in_process
+        report = ix.ingest([str(corpus)], dataset="docs", wait=True, timeout=600)
+        assert report.ok, (report.to_dict(), fleet.logs())
+        chunks, plans = _chunks_and_plans(ix)
+        assert len(plans) == 6 and all(st == "EMBEDDED" and active for st, active, _ in plans)
+        assert ix.rt.store.count(plans[0][2]) == chunks > 0
+        hits = ix.search("greens and browns in a compost heap", dataset="docs", k=3)
+        assert hits and hits[0].document.source.endswith("composting.txt")
+
+
+def test_postgres_rabbitmq_qdrant_local_mode_with_a_worker_process(pg_database, workers, corpus, tmp_path) -> None:
+    require_port("RabbitMQ", 5672)
+    from indexflow import Indexflow
+
+    # qdrant-client's local mode locks its folder to one process: the worker writes, the test reads after.
+    qdrant_path = tmp_path / "qdrant"
+    env = _env(pg_database, AMQP_URL, "qdrant", tmp_path / "home", QDRANT_URL=f"path:{qdrant_path}")
+    fleet = workers(env)
+    fleet.start(processes=1, threads=2)
+    with Indexflow(_settings(env)) as ix:
+        report = ix.ingest([str(corpus)], dataset="docs", wait=True, timeout=600)
+        assert report.ok, (report.to_dict(), fleet.logs())
+        chunks, plans = _chunks_and_plans(ix)
+        assert len(plans) == 6 and all(st == "EMBEDDED" and active for st, active, _ in plans)
+        fleet.stop()
+        assert ix.rt.store.count(plans[0][2]) == chunks > 0
