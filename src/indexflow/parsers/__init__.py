@@ -1,1 +1,83 @@
-"""indexflow.parsers"""
+"""Bytes → component tree, one module per format.
+
+    from indexflow.parsers import parse, detect_format, SUPPORTED_FORMATS
+    parsed = parse(data, "guide.md")
+
+Parsers are pure (bytes in, :class:`~indexflow.domain.components.ParsedDocument` out: no file
+system, no network) and every failure leaves as an :mod:`indexflow.errors` class with a
+readable message that starts with the file name. Vendor libraries (pypdf, python-docx, bs4,
+markdown-it) are imported lazily by the module that uses them.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from indexflow.domain.components import ParsedDocument
+from indexflow.errors import IndexflowError, InputTooLarge, ParseError
+from indexflow.parsers.base import Limits, display_name
+from indexflow.parsers.detect import SUPPORTED_FORMATS, Sniffed, detect_format, sniff
+
+# format → (module, label used in error messages)
+_PARSERS = {
+    "text": ("indexflow.parsers.text", "text"),
+    "markdown": ("indexflow.parsers.markdown", "Markdown"),
+    "html": ("indexflow.parsers.html", "HTML"),
+    "pdf": ("indexflow.parsers.pdf", "PDF"),
+    "docx": ("indexflow.parsers.docx", "DOCX"),
+    "json": ("indexflow.parsers.json_tree", "JSON"),
+}
+
+
+def parse(
+    data: bytes,
+    filename: str | None = None,
+    *,
+    max_bytes: int = 200_000_000,
+    max_pages: int = 5000,
+    max_depth: int = 100_000,
+    max_components: int = 2_000_000,
+) -> ParsedDocument:
+    """Parse a document into its component tree (preorder).
+
+    Args:
+        data: the document's bytes.
+        filename: the original name; its extension guides detection and it prefixes errors.
+        max_bytes: larger inputs are refused before any parsing.
+        max_pages: PDFs with more pages are refused.
+        max_depth: deeper trees are refused.
+        max_components: documents with more components are refused.
+
+    Returns:
+        The parsed document: format, title, components in preorder, metadata.
+
+    Raises:
+        InputTooLarge: a limit was exceeded.
+        UnsupportedFormat: no parser reads these bytes (binary, legacy Office, other zips).
+        ParseError: the parser could not read the document, or it holds no text.
+    """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise TypeError(f"parse() needs bytes, got {type(data).__name__}")
+    data = bytes(data)
+    name = display_name(filename)
+    if len(data) > max_bytes:
+        raise InputTooLarge(f"{name}: {len(data)} bytes is over the limit of {max_bytes} bytes")
+    limits = Limits(max_bytes, max_pages, max_depth, max_components)
+    sniffed = sniff(data, filename)
+    module_name, label = _PARSERS[sniffed.format]
+    try:
+        module = importlib.import_module(module_name)
+        return module.parse(data, filename, limits, sniffed)
+    except IndexflowError:
+        raise
+    except RecursionError as exc:
+        raise ParseError(f"{name}: could not parse {label}: document is nested too deeply") from exc
+    except MemoryError as exc:
+        raise InputTooLarge(f"{name}: could not parse {label}: out of memory") from exc
+    except Exception as exc:
+        # The last line of defence: each parser translates its vendor's errors itself, but a
+        # library bug on an odd document must still become a readable, permanent error.
+        raise ParseError(f"{name}: could not parse {label}: {exc}") from exc
+
+
+__all__ = ["SUPPORTED_FORMATS", "ParsedDocument", "Sniffed", "detect_format", "parse"]

@@ -1,0 +1,168 @@
+"""Markdown (markdown-it-py): headings become nested sections, blocks become their children."""
+
+from __future__ import annotations
+
+import functools
+import html
+import re
+from typing import Any
+
+from indexflow.domain.components import ParsedDocument
+from indexflow.parsers.base import Limits, TreeBuilder, clean_title, collapse_ws
+from indexflow.parsers.detect import Sniffed, decode_text
+from indexflow.parsers.text import normalize_newlines, split_paragraphs
+
+# markdown-it silently drops blocks nested deeper than maxNesting, and its block parser
+# recurses per level (~2 frames each), so the cap must stay far below the recursion limit.
+MAX_NESTING = 100
+_FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
+_TAG_RE = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|<[^>]*>", re.DOTALL | re.IGNORECASE)
+_CONTAINERS = ("list_item", "blockquote")
+
+
+@functools.cache
+def _markdown_it() -> Any:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"maxNesting": MAX_NESTING}).enable(["table", "strikethrough"])
+
+
+def split_front_matter(text: str) -> tuple[dict[str, str], str]:
+    """Split a leading ``--- yaml ---`` block off ``text``; simple ``key: value`` lines only."""
+    match = _FRONT_MATTER_RE.match(text)
+    if not match:
+        return {}, text
+    meta: dict[str, str] = {}
+    for line in match.group(1).splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() and not key.startswith((" ", "\t", "-", "#")):
+            meta[key.strip()] = value.strip().strip("\"'")
+    return meta, text[match.end() :]
+
+
+def inline_text(token: Any) -> str:
+    """Readable text of an inline token: link text without URLs, image alt text, no markup."""
+    parts: list[str] = []
+    for child in token.children or ():
+        if child.type in ("text", "code_inline", "image"):
+            parts.append(child.content)
+        elif child.type == "softbreak":
+            parts.append(" ")
+        elif child.type == "hardbreak":
+            parts.append("\n")
+    return "".join(parts).strip()
+
+
+def parse(
+    data: bytes, filename: str | None = None, limits: Limits | None = None, sniffed: Sniffed | None = None
+) -> ParsedDocument:
+    """Parse Markdown into sections (by heading level) holding paragraphs, lists, code and tables.
+
+    Raises:
+        ParseError: no text, or the tree is deeper than the limit.
+    """
+    text = sniffed.text if sniffed is not None and sniffed.text is not None else decode_text(data)
+    front, body = split_front_matter(normalize_newlines(text))
+    builder = TreeBuilder("markdown", limits or Limits(), filename)
+    metadata: dict[str, Any] = {"front_matter": front} if front else {}
+    tokens = _markdown_it().parse(body)
+    if any(token.level >= MAX_NESTING - 2 for token in tokens):
+        # Past the nesting cap markdown-it would lose text; plain paragraphs keep all of it.
+        metadata["structure"] = "nesting too deep for Markdown structure; parsed as plain text"
+        for paragraph in split_paragraphs(body):
+            builder.add(None, "paragraph", paragraph)
+        headings: list[tuple[int, str]] = []
+    else:
+        headings = _build(tokens, builder)
+    h1 = next((t for level, t in headings if level == 1 and t), None)
+    title = clean_title(front.get("title")) or clean_title(h1)
+    if title is None and headings:
+        title = clean_title(headings[0][1])
+    return builder.finish(title=title, metadata=metadata)
+
+
+def _build(tokens: list[Any], builder: TreeBuilder) -> list[tuple[int, str]]:
+    """Walk the flat token stream once (no recursion); return the headings seen."""
+    sections: list[tuple[int, int]] = []  # (heading level, handle) of the open sections
+    containers: list[int] = []  # open lists, list items and blockquotes, innermost last
+    markers: dict[int, str] = {}
+    headings: list[tuple[int, str]] = []
+
+    def parent() -> int | None:
+        if containers:
+            return containers[-1]
+        return sections[-1][1] if sections else None
+
+    def add_block(text: str) -> None:
+        where = parent()
+        # A list item or quote owns its first paragraph as its own text; later ones are children.
+        if (
+            where is not None
+            and builder.kind(where) in _CONTAINERS
+            and not builder.text(where)
+            and not builder.has_children(where)
+        ):
+            builder.set_text(where, markers.pop(where, "") + text)
+        else:
+            builder.add(where, "paragraph", text)
+
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        kind = token.type
+        if kind == "heading_open":
+            text = inline_text(tokens[i + 1])
+            level = int(token.tag[1:])
+            headings.append((level, text))
+            if containers:  # "> # Title" inside a quote or list: text, not a section
+                add_block(text)
+            else:
+                while sections and sections[-1][0] >= level:
+                    sections.pop()
+                handle = builder.add(parent(), "section", text, label=text or None)
+                sections.append((level, handle))
+            i += 3
+            continue
+        if kind in ("bullet_list_open", "ordered_list_open"):
+            containers.append(builder.add(parent(), "list"))
+        elif kind == "blockquote_open":
+            containers.append(builder.add(parent(), "blockquote"))
+        elif kind == "list_item_open":
+            handle = builder.add(parent(), "list_item")
+            markers[handle] = f"{token.info}. " if token.info else "- "
+            containers.append(handle)
+        elif kind in ("bullet_list_close", "ordered_list_close", "list_item_close", "blockquote_close"):
+            containers.pop()
+        elif kind == "paragraph_open":
+            text = inline_text(tokens[i + 1])
+            if text:
+                add_block(text)
+            i += 3
+            continue
+        elif kind in ("fence", "code_block"):
+            builder.add(parent(), "code", token.content.strip("\n").rstrip())
+        elif kind == "table_open":
+            i = _table(tokens, i, builder, parent())
+        elif kind == "html_block":
+            text = collapse_ws(html.unescape(_TAG_RE.sub(" ", token.content)))
+            if text:
+                add_block(text)
+        i += 1
+    return headings
+
+
+def _table(tokens: list[Any], start: int, builder: TreeBuilder, parent: int | None) -> int:
+    """Add a ``table`` component (rows as lines, cells joined by " | "); return the close index."""
+    rows: list[str] = []
+    cells: list[str] = []
+    i = start
+    while i < len(tokens) and tokens[i].type != "table_close":
+        token = tokens[i]
+        if token.type == "inline":
+            cells.append(inline_text(token))
+        elif token.type == "tr_close":
+            rows.append(" | ".join(cells))
+            cells = []
+        i += 1
+    builder.add(parent, "table", "\n".join(rows))
+    return i
