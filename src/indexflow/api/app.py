@@ -77,12 +77,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok", "broker": "in-process" if ix.tasks.in_process else "external"}
 
     @app.get("/v1/events")
-    async def events(request: Request, dataset: str | None = None, document_id: int | None = None) -> Any:
-        """Server-sent events: one ``plan`` event per plan status/progress change."""
+    async def events(
+        request: Request,
+        dataset: str | None = None,
+        document_id: int | None = None,
+        since: datetime | None = None,
+    ) -> Any:
+        """Server-sent events: one ``plan`` event per plan status/progress change.
+
+        Starts with every matching plan changed after ``since`` (default: the document's whole
+        history when ``document_id`` is given, else the last few seconds), then follows changes.
+        """
         from sse_starlette.sse import EventSourceResponse
 
         ix = request.app.state.ix
-        since = datetime.now(UTC) - timedelta(seconds=5)
+        if since is None:
+            since = (
+                datetime(1970, 1, 1, tzinfo=UTC) if document_id else datetime.now(UTC) - timedelta(seconds=5)
+            )
+        elif since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
 
         async def stream() -> AsyncIterator[dict[str, str]]:
             nonlocal since

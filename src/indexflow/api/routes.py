@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -179,5 +179,10 @@ def plan_changes(
         plans = list(s.scalars(q))
         out = [plan_view(p) for p in plans]
         # Overlap the window a little: rows committed late with an earlier timestamp still show.
-        watermark = max((p.updated_at for p in plans), default=since) - timedelta(seconds=2)
+        watermark = max((_aware(p.updated_at) for p in plans), default=since) - timedelta(seconds=2)
         return out, max(watermark, since)
+
+
+def _aware(dt: datetime) -> datetime:
+    # SQLite hands back naive datetimes; every timestamp indexflow writes is UTC.
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
