@@ -64,6 +64,11 @@ class Runtime:
                     )
         return self._store
 
+    @property
+    def store_shares_database(self) -> bool:
+        """PGVector lives in the state database: a batch's vectors and status share a transaction."""
+        return self.settings.vector_store == "pgvector" and self.engine.dialect.name == "postgresql"
+
     def encoder(self, profile: IndexProfile) -> Encoder:
         from indexflow.encoders.factory import get_encoder
 

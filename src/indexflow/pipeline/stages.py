@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from indexflow.db import documents as docs_repo
 from indexflow.db import plans as plans_repo
-from indexflow.db.models import ChunkPlan, ChunkStatus, Document, PlanStatus, utcnow
+from indexflow.db.models import ChunkStatus, Document, PlanStatus, utcnow
 from indexflow.db.session import transaction
 from indexflow.domain.bundler import build_bundles
 from indexflow.domain.chunker import split_texts
@@ -183,7 +183,8 @@ def embed_batch(rt: Runtime, plan_id: int, generation: int, chunk_ids: Sequence[
         }
         bundle_components = _bundle_components(s, plan_id, {r[2] for r in rows}) if rows else {}
 
-    written: list[str] = []
+    points: list[VectorPoint] = []
+    collection = profile.collection
     if rows:
         encoder = rt.encoder(profile)
         vectors = encoder.encode([r[3] for r in rows])
@@ -210,15 +211,19 @@ def embed_batch(rt: Runtime, plan_id: int, generation: int, chunk_ids: Sequence[
             )
             for (cid, seq, bseq, text, ntok, pid, enabled), vec in zip(rows, vectors, strict=True)
         ]
+    # PGVector in the state database: vectors and chunk status commit in one transaction.
+    shared = rt.store_shares_database
+    if points and not shared:
         rt.store.upsert(collection, points)
-        written = [p.id for p in points]
 
-    superseded: list[ChunkPlan] = []
     superseded_ids: list[tuple[int, str]] = []
     with transaction(rt.sessions) as s:
         plan = plans_repo.find(s, plan_id, for_update=True)
         fenced = plan is None or plan.generation != generation or plan.status != PlanStatus.EMBEDDING
         if not fenced and plan is not None:
+            if points and shared:
+                raw = s.connection().connection.driver_connection
+                rt.store.upsert(collection, points, conn=raw)  # type: ignore[call-arg]
             plans_repo.mark_embedded(s, [r[0] for r in rows])
             plan.embedded_count = plans_repo.count_chunks(s, plan_id, ChunkStatus.EMBEDDED)
             plan.lease_until = utcnow() + _lease(rt)
@@ -227,14 +232,14 @@ def embed_batch(rt: Runtime, plan_id: int, generation: int, chunk_ids: Sequence[
                 plan.embedded_at = utcnow()
                 plan.lease_until = None
                 superseded = activate_when_embedded(s, plan)
-            superseded_ids = [(p.id, p.profile.collection) for p in superseded]
+                superseded_ids = [(p.id, p.profile.collection) for p in superseded]
     if fenced:
         # A rerun, purge or deactivation overtook this batch: undo what it wrote.
-        if written:
-            rt.store.delete_points(profile.collection, written)
+        if points and not shared:
+            rt.store.delete_points(collection, [p.id for p in points])
         return []
-    for old_plan_id, collection in superseded_ids:
-        drop_plan_vectors(rt, old_plan_id, collection)
+    for old_plan_id, old_collection in superseded_ids:
+        drop_plan_vectors(rt, old_plan_id, old_collection)
     return []
 
 
