@@ -37,6 +37,12 @@ def ingest(
 ) -> None:
     """Ingest documents; exits 1 and lists the failures if any document failed."""
     with facade() as ix:
+        if not wait and ix.tasks.in_process:
+            err_console.print(
+                "[yellow]note:[/yellow] no broker is configured (INDEXFLOW_BROKER_URL), so this process "
+                "is the worker: waiting for the work to finish"
+            )
+            wait = True
         if json_out or not console.is_terminal:
             report = ix.ingest(paths, dataset=dataset, wait=wait, profiles=profile)
         else:

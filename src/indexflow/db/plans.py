@@ -112,6 +112,7 @@ def reset(s: Session, plan: ChunkPlan, lease_seconds: int) -> None:
     plan.generation += 1
     plan.last_error = None
     plan.bundle_count = plan.chunk_count = plan.embedded_count = 0
+    plan.attempts = 0
     plan.bundled_at = plan.embedded_at = None
     plan.lease_until = utcnow() + timedelta(seconds=lease_seconds)
 

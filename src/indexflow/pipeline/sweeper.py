@@ -41,11 +41,16 @@ def resume_work(rt: Runtime, s: Session, plan: ChunkPlan) -> list[Work]:
     return []
 
 
-def sweep(rt: Runtime) -> list[Work]:
-    """One pass: every plan past its lease is resumed (or failed after ``MAX_RESUMES``)."""
+def sweep(rt: Runtime, *, all_unfinished: bool = False) -> list[Work]:
+    """One pass: every plan past its lease is resumed (or failed after ``MAX_RESUMES``).
+
+    ``all_unfinished`` resumes every unfinished plan whatever its lease: the embedded default's
+    start-up, where no other process can be working on them (the store is single-process).
+    """
     work: list[Work] = []
+    horizon = utcnow() + timedelta(days=3650) if all_unfinished else utcnow()
     with transaction(rt.sessions) as s:
-        for plan in plans_repo.expired(s, utcnow()):
+        for plan in plans_repo.expired(s, horizon):
             plan.attempts += 1
             if plan.attempts > MAX_RESUMES:
                 plans_repo.fail(

@@ -51,7 +51,7 @@ class TaskRunner:
             self._sweeper = SweeperThread(self.rt, self.actors.send, interval)
             self._sweeper.start()
         try:
-            self.actors.send_all(sweep(self.rt))
+            self.actors.send_all(sweep(self.rt, all_unfinished=self.in_process))
         except Exception:
             log.exception("initial sweep failed")
 
