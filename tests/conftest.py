@@ -62,7 +62,13 @@ def corpus(tmp_path: Path) -> Path:
 
     out = tmp_path / "corpus"
     out.mkdir()
-    for name in ("composting.txt", "git_guide.md", "lisbon_history.html", "tomato_guide.pdf",
-                 "sourdough.docx", "physics_exam.json"):
+    for name in (
+        "composting.txt",
+        "git_guide.md",
+        "lisbon_history.html",
+        "tomato_guide.pdf",
+        "sourdough.docx",
+        "physics_exam.json",
+    ):
         shutil.copy(FIXTURES / name, out / name)
     return out

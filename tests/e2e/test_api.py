@@ -35,17 +35,22 @@ def _wait_embedded(client: TestClient, document_id: int, timeout: float = 300) -
 def test_upload_follow_status_and_search(client: TestClient, fixtures_dir: Path) -> None:
     assert client.get("/healthz").json()["status"] == "ok"
     data = (fixtures_dir / "composting.txt").read_bytes()
-    resp = client.post("/v1/datasets/garden/documents", files={"file": ("composting.txt", data, "text/plain")})
+    resp = client.post(
+        "/v1/datasets/garden/documents", files={"file": ("composting.txt", data, "text/plain")}
+    )
     assert resp.status_code == 202, resp.text
     body = resp.json()
     assert body["plan_ids"] and body["outcome"] == "new"
     doc = _wait_embedded(client, body["document_id"])
     [plan] = doc["plans"]
-    assert plan["status"] == "EMBEDDED" and plan["is_active"] and plan["chunk_count"] == plan["embedded_count"]
+    assert (
+        plan["status"] == "EMBEDDED" and plan["is_active"] and plan["chunk_count"] == plan["embedded_count"]
+    )
     listed = client.get("/v1/documents", params={"dataset": "garden", "status": "embedded"}).json()
     assert [d["document_id"] for d in listed["documents"]] == [body["document_id"]]
-    hits = client.post("/v1/search", json={"query": "which materials count as browns?", "dataset": "garden",
-                                           "k": 2}).json()["hits"]
+    hits = client.post(
+        "/v1/search", json={"query": "which materials count as browns?", "dataset": "garden", "k": 2}
+    ).json()["hits"]
     assert hits and "autumn leaves" in hits[0]["bundle"]["text"]
     assert hits[0]["document"]["source"] == "upload://garden/composting.txt"
     # the same bytes again: unchanged, a lookup
@@ -58,14 +63,19 @@ def test_bad_input_gets_json_errors_never_500(client: TestClient, fixtures_dir: 
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
     r = client.post("/v1/search", json={"query": ""})
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request"
-    r = client.post("/v1/datasets/x/documents", content=b"not json", headers={"content-type": "application/json"})
+    r = client.post(
+        "/v1/datasets/x/documents", content=b"not json", headers={"content-type": "application/json"}
+    )
     assert r.status_code in (400, 409, 422) and "error" in r.json()
     r = client.post("/v1/datasets/x/documents", json={"uri": "/etc/passwd"})
     assert r.status_code == 409 and "not allowed" in r.json()["error"]["message"]
     r = client.post("/v1/plans/12345/activate")
     assert r.status_code == 404
     # a malformed upload is accepted, then fails its own plan with a readable error
-    resp = client.post("/v1/datasets/x/documents", files={"file": ("broken.pdf", (fixtures_dir / "truncated.pdf").read_bytes())})
+    resp = client.post(
+        "/v1/datasets/x/documents",
+        files={"file": ("broken.pdf", (fixtures_dir / "truncated.pdf").read_bytes())},
+    )
     assert resp.status_code == 202
     doc = _wait_embedded(client, resp.json()["document_id"])
     assert doc["plans"][0]["status"] == "FAILED" and doc["plans"][0]["last_error"]

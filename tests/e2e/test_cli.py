@@ -18,10 +18,15 @@ def run(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
     env = os.environ | {"INDEXFLOW_HOME": str(home), "COLUMNS": "200"}
     proc = subprocess.run(
         [sys.executable, "-m", "indexflow.cli.main", *args],
-        capture_output=True, text=True, env=env, timeout=900,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
     )
     if check and proc.returncode != 0:
-        raise AssertionError(f"indexflow {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+        raise AssertionError(
+            f"indexflow {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+        )
     return proc
 
 
@@ -31,8 +36,9 @@ def test_ingest_a_mixed_corpus_then_find_a_passage_by_paraphrase(tmp_path: Path,
     report = json.loads(out.stdout)
     assert report["counts"] == {"EMBEDDED": 6}
     # a paraphrase: the tomato guide says irregular watering causes split fruit and blossom end rot
-    hits = json.loads(run(home, "search", "why do tomato fruits crack open?", "-d", "docs", "-k", "3",
-                          "--json").stdout)
+    hits = json.loads(
+        run(home, "search", "why do tomato fruits crack open?", "-d", "docs", "-k", "3", "--json").stdout
+    )
     assert hits and hits[0]["document"]["source"].endswith("tomato_guide.pdf")
     top = hits[0]
     for key in ("score", "text"):
@@ -44,7 +50,9 @@ def test_ingest_a_mixed_corpus_then_find_a_passage_by_paraphrase(tmp_path: Path,
     assert len(status) == 6 and all(d["status"] == "EMBEDDED" for d in status)
 
 
-def test_ingest_exits_non_zero_and_names_the_failed_document(tmp_path: Path, corpus: Path, fixtures_dir: Path) -> None:
+def test_ingest_exits_non_zero_and_names_the_failed_document(
+    tmp_path: Path, corpus: Path, fixtures_dir: Path
+) -> None:
     home = tmp_path / "home"
     shutil.copy(fixtures_dir / "truncated.pdf", corpus / "broken.pdf")
     proc = run(home, "ingest", str(corpus), check=False)
@@ -57,8 +65,18 @@ def test_ingest_exits_non_zero_and_names_the_failed_document(tmp_path: Path, cor
 
 
 def test_preview_json_shows_components_bundles_and_exact_chunks(tmp_path: Path, fixtures_dir: Path) -> None:
-    out = run(tmp_path, "preview", str(fixtures_dir / "git_guide.md"), "--chunk-size", "64",
-              "--chunk-overlap", "8", "--target-bundle-tokens", "128", "--json")
+    out = run(
+        tmp_path,
+        "preview",
+        str(fixtures_dir / "git_guide.md"),
+        "--chunk-size",
+        "64",
+        "--chunk-overlap",
+        "8",
+        "--target-bundle-tokens",
+        "128",
+        "--json",
+    )
     data = json.loads(out.stdout)
     comps = data["components"]
     assert comps and {"id", "parent_id", "kind", "path", "token_count"} <= set(comps[0])

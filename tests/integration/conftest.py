@@ -36,7 +36,9 @@ def pg_database() -> Iterator[str]:
             try:
                 conn.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
             except Exception as exc:  # noqa: BLE001
-                pytest.fail(f"pgvector is not installed ({exc}); run scripts/install_pgvector.sh", pytrace=False)
+                pytest.fail(
+                    f"pgvector is not installed ({exc}); run scripts/install_pgvector.sh", pytrace=False
+                )
         eng.dispose()
         yield url
     finally:
@@ -55,8 +57,20 @@ class Workers:
         log = open(self.log_dir / f"worker-{len(self.procs)}.log", "w")  # noqa: SIM115
         self.procs.append(
             subprocess.Popen(
-                [sys.executable, "-m", "indexflow.cli.main", "worker", "-p", str(processes), "-t", str(threads)],
-                env=os.environ | self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "indexflow.cli.main",
+                    "worker",
+                    "-p",
+                    str(processes),
+                    "-t",
+                    str(threads),
+                ],
+                env=os.environ | self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         )
 

@@ -34,10 +34,14 @@ def _settings(env: dict[str, str]):  # type: ignore[no-untyped-def]
     from indexflow.settings import Settings
 
     return Settings(
-        database_url=env["INDEXFLOW_DATABASE_URL"], broker_url=env["INDEXFLOW_BROKER_URL"],
-        vector_store=env["INDEXFLOW_VECTOR_STORE"], home=Path(env["INDEXFLOW_HOME"]),
-        plan_queue=env["INDEXING_PLAN_QUEUE"], embed_queue=env["INDEXING_EMBED_QUEUE"],
-        embed_batch_size=16, qdrant_url=env.get("QDRANT_URL"),
+        database_url=env["INDEXFLOW_DATABASE_URL"],
+        broker_url=env["INDEXFLOW_BROKER_URL"],
+        vector_store=env["INDEXFLOW_VECTOR_STORE"],
+        home=Path(env["INDEXFLOW_HOME"]),
+        plan_queue=env["INDEXING_PLAN_QUEUE"],
+        embed_queue=env["INDEXING_EMBED_QUEUE"],
+        embed_batch_size=16,
+        qdrant_url=env.get("QDRANT_URL"),
     )
 
 
@@ -68,7 +72,9 @@ def test_postgres_redis_pgvector_with_two_worker_processes(pg_database, workers,
         assert hits and hits[0].document.source.endswith("composting.txt")
 
 
-def test_postgres_rabbitmq_qdrant_local_mode_with_a_worker_process(pg_database, workers, corpus, tmp_path) -> None:
+def test_postgres_rabbitmq_qdrant_local_mode_with_a_worker_process(
+    pg_database, workers, corpus, tmp_path
+) -> None:
     require_port("RabbitMQ", 5672)
     from indexflow import Indexflow
 

@@ -67,7 +67,9 @@ def test_search_is_scoped_to_its_dataset(ix, corpus: Path, tmp_path: Path) -> No
     assert ix.search("anything", dataset="does-not-exist") == []
 
 
-def test_a_malformed_file_fails_its_own_plan_and_the_rest_carry_on(ix, corpus: Path, fixtures_dir: Path) -> None:
+def test_a_malformed_file_fails_its_own_plan_and_the_rest_carry_on(
+    ix, corpus: Path, fixtures_dir: Path
+) -> None:
     shutil.copy(fixtures_dir / "truncated.pdf", corpus / "broken.pdf")
     shutil.copy(fixtures_dir / "random.bin", corpus / "noise.txt")
     report = ix.ingest([str(corpus)], dataset="docs", wait=True, timeout=600)

@@ -1,0 +1,139 @@
+"""Plans: rerun (with or without embedding) and activation (one transaction, one active plan)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from indexflow.db.models import ChunkPlan
+from indexflow.errors import ConflictError, NotFound
+
+from .conftest import BEES, TRAINS, chunk_rows, ingest_one, point_ids, points, write_doc
+
+
+def _wait_status(ix, plan_id: int, status: str, timeout: float = 120) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        view = ix.plan(plan_id)
+        if view["status"] == status:
+            return view  # type: ignore[no-any-return]
+        time.sleep(0.1)
+    raise AssertionError(f"plan {plan_id} never reached {status}: {ix.plan(plan_id)}")
+
+
+def _active_plans(ix, document_id: int) -> list[int]:  # type: ignore[no-untyped-def]
+    with ix.rt.sessions() as s:
+        return list(
+            s.scalars(
+                select(ChunkPlan.id).where(ChunkPlan.document_id == document_id, ChunkPlan.is_active)
+            )
+        )
+
+
+def test_rerun_rebuilds_a_plan_under_a_new_generation_with_the_same_points(
+    ix, docs_dir: Path, encoder_calls: list[int]
+) -> None:
+    # given an embedded plan
+    doc_id, plan_id = ingest_one(ix, write_doc(docs_dir / "bees.txt", BEES, paragraphs=3))
+    before = ix.plan(plan_id)
+    ids_before = point_ids(ix)
+    texts_before = [c.text for c in chunk_rows(ix, plan_id)]
+    encoder_calls.clear()
+
+    # when it is rerun with embedding
+    view = ix.rerun_plan(plan_id, requeue_embedding=True)
+    assert view["generation"] == before["generation"] + 1 and view["status"] == "PENDING"
+    ix.wait([plan_id], timeout=300)
+
+    # then it was re-embedded, is active again and its points are the same ids (overwritten)
+    after = ix.plan(plan_id)
+    assert after["status"] == "EMBEDDED" and after["is_active"]
+    assert after["chunk_count"] == after["embedded_count"] == before["chunk_count"]
+    assert sum(encoder_calls) == before["chunk_count"]
+    assert point_ids(ix) == ids_before
+    assert [c.text for c in chunk_rows(ix, plan_id)] == texts_before
+    assert _active_plans(ix, doc_id) == [plan_id]
+    hits = ix.search("waggle dance of honey bees", dataset="docs", k=3)
+    assert hits and {h.plan_id for h in hits} == {plan_id}
+
+
+def test_rerun_without_embedding_stops_at_ready_with_no_vectors(
+    ix, docs_dir: Path, encoder_calls: list[int]
+) -> None:
+    # given an embedded plan
+    doc_id, plan_id = ingest_one(ix, write_doc(docs_dir / "bees.txt", BEES, paragraphs=3))
+    chunk_count = ix.plan(plan_id)["chunk_count"]
+    encoder_calls.clear()
+
+    # when it is rerun without requeueing the embedding
+    ix.rerun_plan(plan_id, requeue_embedding=False)
+
+    # then it is bundled and chunked again but stops at READY: nothing embedded, no points
+    view = _wait_status(ix, plan_id, "READY")
+    ix.tasks.join()
+    assert view["chunk_count"] == chunk_count and view["embedded_count"] == 0
+    assert encoder_calls == []
+    assert points(ix, [plan_id]) == 0
+    assert ix.plan(plan_id)["status"] == "READY"
+    assert ix.search("waggle dance of honey bees", dataset="docs", k=3, document_ids=[doc_id]) == []
+
+
+def test_activate_refuses_a_plan_that_is_not_embedded_and_changes_nothing(ix, docs_dir: Path) -> None:
+    # given v1 replaced by v2: v1's plan is retired (READY, no vectors), v2's serves
+    path = write_doc(docs_dir / "handbook.txt", BEES, paragraphs=2)
+    doc_id, v1_plan = ingest_one(ix, path)
+    write_doc(path, TRAINS, paragraphs=2)
+    _, v2_plan = ingest_one(ix, path)
+    assert ix.plan(v1_plan)["status"] == "READY"
+
+    # when v1's plan is activated without force
+    with pytest.raises(ConflictError, match="not EMBEDDED") as exc:
+        ix.activate_plan(v1_plan)
+
+    # then the error says how to force it, and nothing changed: v2 still alone serves
+    assert "force" in str(exc.value)
+    assert _active_plans(ix, doc_id) == [v2_plan]
+    assert ix.document(doc_id)["current_version_id"] == ix.plan(v2_plan)["version_id"]
+    assert points(ix, [v2_plan]) == ix.plan(v2_plan)["chunk_count"]
+    hits = ix.search("railway signals", dataset="docs", k=3, document_ids=[doc_id])
+    assert hits and {h.plan_id for h in hits} == {v2_plan}
+    with pytest.raises(NotFound):
+        ix.activate_plan(999_999)
+
+
+def test_forced_activation_swaps_in_one_transaction_and_rebuilds_the_plan(ix, docs_dir: Path) -> None:
+    # given v1 replaced by v2
+    path = write_doc(docs_dir / "handbook.txt", BEES, paragraphs=2)
+    doc_id, v1_plan = ingest_one(ix, path)
+    write_doc(path, TRAINS, paragraphs=2)
+    _, v2_plan = ingest_one(ix, path)
+
+    # when v1's plan is activated with force
+    view = ix.activate_plan(v1_plan, force=True)
+
+    # then at once v1's plan is the one active plan and v2's is retired with its vectors gone
+    assert view["is_active"]
+    assert _active_plans(ix, doc_id) == [v1_plan]
+    assert not ix.plan(v2_plan)["is_active"] and points(ix, [v2_plan]) == 0
+    assert ix.document(doc_id)["current_version_id"] == ix.plan(v1_plan)["version_id"]
+    # and once v1 is re-embedded, search serves v1 only
+    ix.wait([v1_plan], timeout=300)
+    assert ix.plan(v1_plan)["status"] == "EMBEDDED" and ix.plan(v1_plan)["is_active"]
+    hits = ix.search("bees or trains", dataset="docs", k=5, document_ids=[doc_id])
+    assert hits and {h.plan_id for h in hits} == {v1_plan}
+
+
+def test_the_database_allows_only_one_active_plan_per_document_and_profile(ix, docs_dir: Path) -> None:
+    # given a document with two plans of the same profile (v1 retired, v2 active)
+    path = write_doc(docs_dir / "handbook.txt", BEES, paragraphs=1)
+    doc_id, v1_plan = ingest_one(ix, path)
+    write_doc(path, TRAINS, paragraphs=1)
+    _, v2_plan = ingest_one(ix, path)
+    # when something tries to mark the retired one active as well, then the database refuses
+    with pytest.raises(IntegrityError), ix.rt.sessions() as s, s.begin():
+        s.execute(update(ChunkPlan).where(ChunkPlan.id == v1_plan).values(is_active=True))
+    assert _active_plans(ix, doc_id) == [v2_plan]
