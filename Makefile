@@ -36,6 +36,7 @@ pgvector:
 
 test: install services pgvector
 	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/mypy src
 	$(PY) -m pytest -q -p no:cacheprovider
 
 test-unit: install

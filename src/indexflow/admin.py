@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select
@@ -10,7 +11,16 @@ from sqlalchemy import delete, func, select
 from indexflow.db import documents as docs_repo
 from indexflow.db import plans as plans_repo
 from indexflow.db import profiles as profiles_repo
-from indexflow.db.models import Chunk, ChunkPlan, ChunkStatus, Dataset, Document, IndexProfile, PlanStatus
+from indexflow.db.models import (
+    Chunk,
+    ChunkPlan,
+    ChunkStatus,
+    Dataset,
+    Document,
+    IndexProfile,
+    PlanStatus,
+    utcnow,
+)
 from indexflow.db.session import transaction
 from indexflow.errors import ConflictError
 from indexflow.pipeline.profiles import DEFAULT_PROFILE, ensure_default_profile
@@ -55,7 +65,10 @@ class ReconcileReport:
 
 class AdminMixin:
     rt: Runtime
-    tasks: TaskRunner
+
+    @property
+    def tasks(self) -> TaskRunner:
+        raise NotImplementedError  # provided by Indexflow
 
     # -- profiles ---------------------------------------------------------------------------------
     def profiles(self) -> list[dict[str, Any]]:
@@ -93,11 +106,16 @@ class AdminMixin:
             docs = s.scalars(
                 select(Document).where(Document.is_active, Document.current_version_id.is_not(None))
             )
+            lease = timedelta(seconds=self.rt.settings.lease_seconds)
+            plan_ids: list[int] = []
             for doc in docs:
                 plan, created = plans_repo.get_or_create(s, doc.id, doc.current_version_id, profile.id)  # type: ignore[arg-type]
                 if created or plan.status == PlanStatus.FAILED:
                     if plan.status == PlanStatus.FAILED:
                         plans_repo.reset(s, plan, self.rt.settings.lease_seconds)
+                    # A lease, so the sweeper resumes the plan if this message is lost.
+                    plan.lease_until = utcnow() + lease
+                    plan_ids.append(plan.id)
                     version = docs_repo.get_version(s, plan.version_id)
                     stage = (
                         Work("bundle", (plan.id, plan.generation))
@@ -107,7 +125,7 @@ class AdminMixin:
                     work.append(stage)
             view = profile_view(profile)
         self.tasks.send_all(work)
-        return view | {"plans_enqueued": len(work)}
+        return view | {"plans_enqueued": len(plan_ids), "plan_ids": plan_ids}
 
     def deactivate_profile(self, name: str) -> dict[str, Any]:
         """New documents stop getting plans of this profile; its existing index still answers."""
@@ -181,6 +199,9 @@ class AdminMixin:
             if profile is not None:
                 for collection in by_collection:
                     self.rt.store.drop_collection(collection)
+                    # SQLite may give the next profile this id (so this collection name) again:
+                    # forget that it was ensured, so the next write creates it anew.
+                    self.rt._collections.discard(collection)
         return report
 
     # -- reconcile --------------------------------------------------------------------------------

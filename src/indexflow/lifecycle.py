@@ -28,7 +28,10 @@ class LifecycleMixin:
     """Mixed into ``Indexflow``; operations that change what serves search."""
 
     rt: Runtime
-    tasks: TaskRunner
+
+    @property
+    def tasks(self) -> TaskRunner:
+        raise NotImplementedError  # provided by Indexflow
 
     def _drop(self, targets: list[tuple[int, str]]) -> None:
         for plan_id, collection in targets:

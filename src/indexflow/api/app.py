@@ -92,17 +92,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         ix = request.app.state.ix
         if since is None:
-            since = (
+            start = (
                 datetime(1970, 1, 1, tzinfo=UTC) if document_id else datetime.now(UTC) - timedelta(seconds=5)
             )
-        elif since.tzinfo is None:
-            since = since.replace(tzinfo=UTC)
+        else:
+            start = since if since.tzinfo is not None else since.replace(tzinfo=UTC)
 
         async def stream() -> AsyncIterator[dict[str, str]]:
-            nonlocal since
+            cursor = start
             seen: dict[int, tuple[str, int]] = {}
             while not await request.is_disconnected():
-                changes, since = await run_in_threadpool(routes.plan_changes, ix, since, dataset, document_id)
+                changes, cursor = await run_in_threadpool(
+                    routes.plan_changes, ix, cursor, dataset, document_id
+                )
                 for change in changes:
                     key = (change["status"], change["embedded_count"])
                     if seen.get(change["plan_id"]) != key:

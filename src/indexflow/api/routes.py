@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
+from starlette.exceptions import HTTPException
 
 from indexflow.api.schemas import (
     Accepted,
@@ -19,7 +20,7 @@ from indexflow.api.schemas import (
 )
 from indexflow.db.models import ChunkPlan, Document
 from indexflow.db.session import transaction
-from indexflow.errors import ConflictError, InputTooLarge
+from indexflow.errors import ConfigurationError, ConflictError, InputTooLarge
 from indexflow.pipeline.sources import Source
 from indexflow.reports import plan_view
 
@@ -49,7 +50,10 @@ async def upload_document(request: Request, dataset: str) -> JSONResponse:
     ix = _ix(request)
     ctype = request.headers.get("content-type", "")
     if ctype.startswith("multipart/form-data"):
-        form = await request.form()
+        try:
+            form = await request.form()
+        except HTTPException as exc:  # Starlette's own 400 would not carry our error body
+            raise ConflictError(f"malformed multipart body: {exc.detail}") from exc
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
             raise ConflictError("multipart body needs a file field named 'file'")
@@ -68,7 +72,10 @@ async def upload_document(request: Request, dataset: str) -> JSONResponse:
     if "://" not in body.uri or body.uri.startswith("file://"):
         if not ix.settings.api_allow_local_paths:
             raise ConflictError("server paths are not allowed (set INDEXFLOW_API_ALLOW_LOCAL_PATHS=true)")
-    reg = await run_in_threadpool(ix.enqueue_source, body.uri, dataset=dataset, profiles=body.profiles)
+    try:
+        reg = await run_in_threadpool(ix.enqueue_source, body.uri, dataset=dataset, profiles=body.profiles)
+    except ImportError as exc:  # fsspec has no backend installed for this URI's scheme
+        raise ConfigurationError(f"{body.uri}: this server cannot read such URIs ({exc})") from exc
     return _accepted(reg)
 
 

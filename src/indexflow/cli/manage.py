@@ -15,6 +15,9 @@ Overlap = Annotated[int | None, typer.Option(help="overlap in tokens")]
 Target = Annotated[int | None, typer.Option(help="bundle budget in tokens")]
 Encoder = Annotated[str | None, typer.Option(help="encoder model id or folder")]
 Dim = Annotated[int | None, typer.Option(help="vector dimension")]
+# The embedded default runs its worker inside this process: work still queued when the command
+# exits is only picked up by a later sweep, so commands that start work follow it by default.
+Wait = Annotated[bool, typer.Option("--wait/--no-wait", help="follow the work it starts until done")]
 
 
 def _emit(data: Any, json_out: bool, columns: list[str] | None = None) -> None:
@@ -54,23 +57,24 @@ def register(app: typer.Typer) -> None:
         encoder: Encoder = None,
         dimension: Dim = None,
         activate: Annotated[bool, typer.Option(help="activate and build it now")] = False,
+        wait: Wait = True,
         json_out: Json = False,
     ) -> None:
         """Create a profile (defaults: the MiniLM profile) — inactive unless --activate."""
         with facade() as ix:
-            _emit(
-                ix.create_profile(
-                    name,
-                    activate=activate,
-                    chunk_size=chunk_size,
-                    chunk_overlap=chunk_overlap,
-                    target_bundle_tokens=target_bundle_tokens,
-                    encoder=encoder,
-                    tokenizer=encoder,
-                    dimension=dimension,
-                ),
-                json_out,
+            out = ix.create_profile(
+                name,
+                activate=activate,
+                chunk_size=chunk_size,
+                chunk_overlap=chunk_overlap,
+                target_bundle_tokens=target_bundle_tokens,
+                encoder=encoder,
+                tokenizer=encoder,
+                dimension=dimension,
             )
+            if wait and out.get("plan_ids"):
+                ix.wait(out["plan_ids"])
+            _emit(out, json_out)
 
     @profiles.command("clone")
     def profiles_clone(
@@ -100,10 +104,13 @@ def register(app: typer.Typer) -> None:
             )
 
     @profiles.command("activate")
-    def profiles_activate(name: str, json_out: Json = False) -> None:
+    def profiles_activate(name: str, wait: Wait = True, json_out: Json = False) -> None:
         """Activate: plans are built for every active document while older profiles keep serving."""
         with facade() as ix:
-            _emit(ix.activate_profile(name), json_out)
+            out = ix.activate_profile(name)
+            if wait and out["plan_ids"]:
+                ix.wait(out["plan_ids"])
+            _emit(out, json_out)
 
     @profiles.command("deactivate")
     def profiles_deactivate(name: str, json_out: Json = False) -> None:
@@ -203,11 +210,16 @@ def register(app: typer.Typer) -> None:
     def plans_activate(
         plan_id: int,
         force: Annotated[bool, typer.Option(help="even if not EMBEDDED")] = False,
+        wait: Wait = True,
         json_out: Json = False,
     ) -> None:
         """Make this plan the one serving its document and profile."""
         with facade() as ix:
-            _emit(ix.activate_plan(plan_id, force=force), json_out)
+            view = ix.activate_plan(plan_id, force=force)
+            if wait and view["status"] not in ("EMBEDDED", "FAILED"):  # forced: being rebuilt
+                ix.wait([plan_id])
+                view = ix.plan(plan_id)
+            _emit(view, json_out)
 
     @chunks.command("list")
     def chunks_list(plan_id: int, json_out: Json = False) -> None:
@@ -263,11 +275,14 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def reconcile(
         fix: Annotated[bool, typer.Option("--fix", help="delete orphans, rebuild gaps")] = False,
+        wait: Wait = True,
         json_out: Json = False,
     ) -> None:
         """Compare the vector store with the database: orphan points and plans missing points."""
         with facade() as ix:
             report = ix.reconcile(fix=fix)
+            if fix and wait and report.plans_missing_points:
+                ix.wait(report.plans_missing_points)
             if json_out:
                 print_json(report.to_dict())
                 return

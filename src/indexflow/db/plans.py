@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from indexflow.db.models import (
     Bundle,
@@ -195,7 +196,7 @@ def queue_batches(
     With ``stale_before``, only chunks that are PENDING/FAILED or were QUEUED before that time
     (a lost message) are picked: the sweeper's re-enqueue.
     """
-    cond = Chunk.status.in_((ChunkStatus.PENDING, ChunkStatus.FAILED))
+    cond: ColumnElement[bool] = Chunk.status.in_((ChunkStatus.PENDING, ChunkStatus.FAILED))
     if stale_before is not None:
         cond = or_(cond, and_(Chunk.status == ChunkStatus.QUEUED, Chunk.queued_at < stale_before))
     else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.orm import Session
 
 from indexflow.db import profiles as profiles_repo
@@ -10,7 +12,7 @@ from indexflow.encoders.models import DEFAULT_MODEL
 
 # all-MiniLM-L6-v2: 384-d, 256 tokens incl. [CLS]/[SEP]. 200-token windows with 40 overlap leave
 # room below the 254-token ceiling and match the passage lengths the model was tuned on.
-DEFAULT_PROFILE = {
+DEFAULT_PROFILE: dict[str, Any] = {
     "encoder": DEFAULT_MODEL,
     "tokenizer": DEFAULT_MODEL,
     "dimension": 384,

@@ -80,29 +80,22 @@ def build_actors(broker: dramatiq.Broker, rt: Runtime) -> Actors:
             lambda msg: stages.fail_plan(rt, plan_id, msg, chunk_ids),
         )
 
-    common = {"broker": broker, "max_retries": max_retries, "min_backoff": 500, "max_backoff": 5 * MINUTE_MS}
+    common: dict[str, Any] = {
+        "broker": broker,
+        "max_retries": max_retries,
+        "min_backoff": 500,
+        "max_backoff": 5 * MINUTE_MS,
+    }
     actors = Actors(
         parse_version=dramatiq.actor(
-            parse_version,
-            actor_name="indexflow.parse_version",
-            queue_name=s.plan_queue,
-            time_limit=60 * MINUTE_MS,
-            **common,
-        ),
+            actor_name="indexflow.parse_version", queue_name=s.plan_queue, time_limit=60 * MINUTE_MS, **common
+        )(parse_version),
         bundle_plan=dramatiq.actor(
-            bundle_plan,
-            actor_name="indexflow.bundle_plan",
-            queue_name=s.plan_queue,
-            time_limit=60 * MINUTE_MS,
-            **common,
-        ),
+            actor_name="indexflow.bundle_plan", queue_name=s.plan_queue, time_limit=60 * MINUTE_MS, **common
+        )(bundle_plan),
         embed_batch=dramatiq.actor(
-            embed_batch,
-            actor_name="indexflow.embed_batch",
-            queue_name=s.embed_queue,
-            time_limit=30 * MINUTE_MS,
-            **common,
-        ),
+            actor_name="indexflow.embed_batch", queue_name=s.embed_queue, time_limit=30 * MINUTE_MS, **common
+        )(embed_batch),
     )
     holder["actors"] = actors
     return actors

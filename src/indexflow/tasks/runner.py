@@ -44,7 +44,10 @@ class TaskRunner:
             if self._worker is not None:
                 return
             self._worker = dramatiq.Worker(
-                self.broker, queues=queues, worker_threads=threads, worker_timeout=200
+                self.broker,
+                queues=set(queues) if queues else None,
+                worker_threads=threads,
+                worker_timeout=200,
             )
             self._worker.start()
             interval = sweep_interval or max(5.0, self.rt.settings.lease_seconds / 4)
