@@ -97,7 +97,7 @@ def test_given_no_texts_then_an_empty_matrix(fp32_encoder):
     assert vectors.shape == (0, 384) and vectors.dtype == np.float32
 
 
-@pytest.mark.parametrize("bad", ["one string", b"bytes", None, 42, ["ok", 3], [None]])
+@pytest.mark.parametrize("bad", ["one string", b"bytes", None, 42, ["ok", 3], [None], ["lone \ud800"]])
 def test_given_inputs_that_are_not_strings_then_encoder_error(fp32_encoder, bad):
     with pytest.raises(EncoderError):
         fp32_encoder.encode(bad)

@@ -1,0 +1,222 @@
+"""Hugging Face transformer encoder: local weights, length-bucketed batches, bf16 on capable CPUs."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indexflow.encoders.models import DEFAULT_MODEL, resolve_model_dir
+from indexflow.errors import ConfigurationError, EncoderError
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# Padded tokens per forward pass: 64 rows of 256 tokens. Bounds activation memory when a model
+# allows longer inputs, and measured no slower than bigger passes on CPU.
+DEFAULT_BATCH_TOKENS = 64 * 256
+_BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+def cpu_has_fast_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Tell whether the CPU runs bf16 matmuls natively (AMX or AVX512-BF16).
+
+    Returns:
+        True when /proc/cpuinfo lists ``amx_bf16`` or ``avx512_bf16``; False elsewhere (or unreadable).
+    """
+    try:
+        flags = set(cpuinfo.read_text(errors="ignore").split())
+    except OSError:
+        return False
+    return any(flag in flags for flag in _BF16_CPU_FLAGS)
+
+
+def resolve_precision(precision: str, device: str) -> str:
+    """Map ``auto`` to the fastest precision that keeps fidelity on ``device``.
+
+    Returns:
+        ``fp16`` on CUDA, ``bf16`` on CPUs with native bf16, else ``fp32``; explicit values pass through.
+
+    Raises:
+        ConfigurationError: unknown precision, or fp16/bf16 where the device cannot run it.
+    """
+    if precision not in PRECISIONS:
+        raise ConfigurationError(f"precision must be one of {PRECISIONS}, not {precision!r}")
+    if precision == "auto":
+        if device.startswith("cuda"):
+            return "fp16"
+        return "bf16" if cpu_has_fast_bf16() else "fp32"
+    return precision
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(f"cannot read {path}: {exc}") from exc
+
+
+class HFEncoder:
+    """Encoder backed by a local transformers model with mean pooling and L2 normalisation."""
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        device: str | None = None,
+        precision: str = "auto",
+        batch_size: int = 64,
+        max_tokens: int | None = None,
+        threads: int | None = None,
+        max_batch_tokens: int = DEFAULT_BATCH_TOKENS,
+    ) -> None:
+        """Load tokenizer and weights once.
+
+        Args:
+            model: packaged model id or local folder (sentence-transformers layout or plain HF).
+            device: ``cpu``, ``cuda``, ``cuda:N``; None picks CUDA when available.
+            precision: ``auto`` | ``fp32`` | ``bf16`` | ``fp16`` (autocast; pooling stays fp32).
+            batch_size: most rows per forward pass.
+            max_tokens: truncation length incl. special tokens; None uses the model's own limit.
+            threads: torch intra-op threads (process-wide); None keeps torch's default (all cores).
+            max_batch_tokens: most padded tokens per forward pass.
+
+        Raises:
+            ConfigurationError: the model cannot be found or loaded, or an argument is invalid.
+        """
+        import torch
+        from tokenizers import Tokenizer
+        from transformers import AutoModel
+
+        if batch_size < 1 or max_batch_tokens < 1:
+            raise ConfigurationError("batch_size and max_batch_tokens must be positive")
+        model_dir = resolve_model_dir(model)
+        self.name = model
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.precision = resolve_precision(precision, self.device)
+        if self.precision == "fp16" and not self.device.startswith("cuda"):
+            # fp16 on CPU is emulated and loses range; bf16 is the CPU half type.
+            raise ConfigurationError("precision 'fp16' needs a CUDA device; use 'bf16' on CPU")
+        if threads is not None:
+            torch.set_num_threads(threads)
+
+        sbert = _read_json(model_dir / "sentence_bert_config.json")
+        pooling = _read_json(model_dir / "1_Pooling" / "config.json")
+        if pooling and not pooling.get("pooling_mode_mean_tokens", False):
+            raise ConfigurationError(f"model {model!r} does not use mean pooling; HFEncoder only does mean")
+        self._lowercase = bool(sbert.get("do_lower_case", False))
+        try:
+            # A library, not a notebook: no "Loading weights" progress bar on every worker start.
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+            self._model = AutoModel.from_pretrained(str(model_dir), local_files_only=True)
+            self._model.eval().to(self.device)
+            self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        except Exception as exc:  # transformers, safetensors and tokenizers each raise their own types
+            raise ConfigurationError(f"cannot load model {model!r} from {model_dir}: {exc}") from exc
+
+        config = self._model.config
+        limit = int(getattr(config, "max_position_embeddings", 512))
+        if max_tokens is None:
+            # RoBERTa-style models count 2 padding positions in max_position_embeddings; the
+            # tokenizer's model_max_length is the honest limit there.
+            tok_limit = _read_json(model_dir / "tokenizer_config.json").get("model_max_length", limit)
+            max_tokens = sbert.get("max_seq_length") or min(limit, int(tok_limit))
+        self.max_tokens = int(max_tokens)
+        if not 2 < self.max_tokens <= limit:
+            raise ConfigurationError(f"max_tokens must be in 3..{limit}, not {self.max_tokens}")
+        self.dimension = int(config.hidden_size)
+        self.batch_size = batch_size
+        self._batch_tokens = max_batch_tokens
+        # The shipped tokenizer.json pins truncation and padding at 128; we pad per batch ourselves.
+        self._tokenizer.no_padding()
+        self._tokenizer.no_truncation()
+        self._tokenizer.enable_truncation(self.max_tokens)
+        self._pad_id = int(getattr(config, "pad_token_id", None) or 0)
+        self._type_ids = "token_type_ids" in inspect.signature(self._model.forward).parameters
+        self._torch = torch
+        self._autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
+        # One forward at a time: a single pass already spreads over every core, so concurrent
+        # passes from worker threads would only fight for them and multiply peak memory.
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"HFEncoder({self.name!r}, device={self.device!r}, precision={self.precision!r})"
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed ``texts`` in order.
+
+        Args:
+            texts: strings; over-long ones are truncated to ``max_tokens``.
+
+        Returns:
+            float32 array ``(len(texts), dimension)`` with L2-normalised rows.
+
+        Raises:
+            EncoderError: ``texts`` is not a sequence of strings, or the forward pass failed.
+        """
+        if isinstance(texts, str | bytes) or not isinstance(texts, Sequence):
+            raise EncoderError(f"encode() takes a sequence of strings, not {type(texts).__name__}")
+        items = list(texts)
+        for i, text in enumerate(items):
+            if not isinstance(text, str):
+                raise EncoderError(f"texts[{i}] is {type(text).__name__}, not str")
+        out = np.empty((len(items), self.dimension), dtype=np.float32)
+        if not items:
+            return out
+        if self._lowercase:
+            items = [text.lower() for text in items]
+        try:
+            encodings = self._tokenizer.encode_batch(items)
+        except Exception as exc:  # tokenizers raises TypeError/Exception, e.g. on lone surrogates
+            raise EncoderError(f"{self.name}: cannot tokenize input: {exc}") from exc
+        lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
+        # Longest first: little padding per batch, and a memory failure shows on the first pass.
+        order = np.argsort(-lengths, kind="stable")
+        for batch in self._batches(order, lengths):
+            out[batch] = self._forward([encodings[i] for i in batch], int(lengths[batch[0]]))
+        return out
+
+    def _batches(self, order: np.ndarray, lengths: np.ndarray) -> list[np.ndarray]:
+        batches, start = [], 0
+        while start < len(order):
+            rows = max(1, min(self.batch_size, self._batch_tokens // int(lengths[order[start]])))
+            batches.append(order[start : start + rows])
+            start += rows
+        return batches
+
+    def _forward(self, encodings: list[Any], width: int) -> np.ndarray:
+        torch = self._torch
+        ids = np.full((len(encodings), width), self._pad_id, dtype=np.int64)
+        mask = np.zeros((len(encodings), width), dtype=np.int64)
+        types = np.zeros((len(encodings), width), dtype=np.int64)
+        for row, enc in enumerate(encodings):
+            n = len(enc.ids)
+            ids[row, :n] = enc.ids
+            mask[row, :n] = 1
+            types[row, :n] = enc.type_ids
+        inputs = {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask)}
+        if self._type_ids:
+            inputs["token_type_ids"] = torch.from_numpy(types)
+        inputs = {key: value.to(self.device) for key, value in inputs.items()}
+        dtype = self._autocast_dtype
+        device_type = "cuda" if self.device.startswith("cuda") else "cpu"
+        try:
+            with self._lock, torch.inference_mode():
+                with torch.autocast(device_type, dtype=dtype or torch.float32, enabled=dtype is not None):
+                    hidden = self._model(**inputs).last_hidden_state
+                # Pool and normalise in fp32 so half precision only touches the transformer body.
+                hidden = hidden.float()
+                weights = inputs["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                summed = (hidden * weights).sum(dim=1)
+                pooled = summed / weights.sum(dim=1).clamp(min=1e-9)
+                vectors = torch.nn.functional.normalize(pooled, p=2, dim=1)
+                return vectors.cpu().numpy()
+        except RuntimeError as exc:
+            raise EncoderError(f"{self.name}: forward pass failed: {exc}") from exc
