@@ -126,6 +126,7 @@ class Indexflow(LifecycleMixin, AdminMixin):
         if isinstance(paths, str):
             paths = [paths]
         pending: list[_Pending] = []
+        next_report = 0.0
         for src in _safe_expand(paths, pending):
             entry = _Pending(src.source)
             try:
@@ -136,8 +137,10 @@ class Indexflow(LifecycleMixin, AdminMixin):
             except OSError as exc:
                 entry.error = f"{src.source}: {exc.strerror or exc}"
             pending.append(entry)
-            if on_progress is not None:
+            if on_progress is not None and time.monotonic() >= next_report:
+                # Throttled: a progress read per document would cost O(n²) on big corpora.
                 on_progress(self.progress([p for e in pending for p in e.plan_ids], registered=len(pending)))
+                next_report = time.monotonic() + 0.5
         plan_ids = [p for e in pending for p in e.plan_ids]
         if wait:
             self.wait(plan_ids, on_progress=on_progress, timeout=timeout, registered=len(pending))
@@ -162,7 +165,8 @@ class Indexflow(LifecycleMixin, AdminMixin):
                 return prog
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"{prog.plans_total - prog.plans_done} plans still running")
-            time.sleep(poll)
+            # Large waits poll less often: each poll reads every plan's row.
+            time.sleep(poll if len(plan_ids) < 500 else max(poll, 1.0))
 
     def progress(self, plan_ids: list[int], *, registered: int | None = None) -> Progress:
         with transaction(self.rt.sessions) as s:
