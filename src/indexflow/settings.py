@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     encoder_device: str | None = Field(default=None, description="cpu, cuda, cuda:1 … (auto)")
     encoder_precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     encoder_batch_size: int = Field(default=64, ge=1)
+    encoder_threads: int | None = Field(
+        default=None, ge=1, description="torch threads per process (default: all cores; split by --processes)"
+    )
 
     default_profile: str = "default"
     lease_seconds: int = Field(default=600, ge=5, description="a stage not done by then is retried")

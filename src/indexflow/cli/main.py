@@ -100,7 +100,7 @@ def search(
             console.print(f"[bold]{i}. {h.score:.3f}[/bold]  {title}  [dim]› {h.bundle.title}[/dim]")
             console.print(f"   [dim]{h.document.source}  chars {h.chunk.char_start}–{h.chunk.char_end}[/dim]")
             snippet = " ".join(h.text.split())
-            console.print(f"   {snippet[:400]}{'…' if len(snippet) > 400 else ''}\n", highlight=False)
+            console.print(f"   {snippet[:1200]}{'…' if len(snippet) > 1200 else ''}\n", highlight=False)
 
 
 @app.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import threading
 
@@ -23,6 +24,10 @@ def run_worker(settings: Settings, queues: list[str] | None, threads: int) -> No
             "indexflow worker needs INDEXFLOW_BROKER_URL (redis://… or amqp://…); "
             "without a broker, ingest runs its own in-process worker"
         )
+    if settings.encoder_threads:
+        import torch
+
+        torch.set_num_threads(settings.encoder_threads)
     rt = Runtime(settings)
     rt.ensure_schema()
     runner = TaskRunner(rt)
@@ -38,20 +43,22 @@ def run_worker(settings: Settings, queues: list[str] | None, threads: int) -> No
         rt.close()
 
 
-def _child(settings_json: str, queues: list[str] | None, threads: int) -> None:
+def _child(settings: Settings, queues: list[str] | None, threads: int) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(processName)s %(levelname)s %(message)s")
-    run_worker(Settings.model_validate_json(settings_json), queues, threads)
+    run_worker(settings, queues, threads)
 
 
 def run_workers(settings: Settings, queues: list[str] | None, processes: int, threads: int) -> None:
     """Start ``processes`` worker processes (spawned: no forked torch/DB state) and wait."""
     if processes <= 1:
-        _child(settings.model_dump_json(), queues, threads)
+        _child(settings, queues, threads)
         return
     ctx = multiprocessing.get_context("spawn")
-    payload = settings.model_dump_json()
+    if settings.encoder_threads is None:
+        # N processes each running torch on every core oversubscribe the CPU: share the cores.
+        settings = settings.model_copy(update={"encoder_threads": max(1, (os.cpu_count() or 1) // processes)})
     children = [
-        ctx.Process(target=_child, args=(payload, queues, threads), name=f"indexflow-worker-{i}")
+        ctx.Process(target=_child, args=(settings, queues, threads), name=f"indexflow-worker-{i}")
         for i in range(processes)
     ]
     for child in children:
@@ -60,8 +67,6 @@ def run_workers(settings: Settings, queues: list[str] | None, processes: int, th
     def forward(signum: int, _frame: object) -> None:
         for child in children:
             if child.is_alive() and child.pid:
-                import os
-
                 os.kill(child.pid, signum)
 
     signal.signal(signal.SIGINT, forward)
