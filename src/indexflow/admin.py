@@ -211,7 +211,7 @@ class AdminMixin:
         With ``fix``, orphans are deleted and plans with missing points are rebuilt.
         """
         report = ReconcileReport(fixed=fix)
-        with transaction(self.rt.sessions) as s:
+        with transaction(self.rt.readers) as s:
             expected: dict[str, tuple[set[str], dict[str, int]]] = {}
             for prof in profiles_repo.list_all(s):
                 rows = s.execute(

@@ -38,11 +38,11 @@ class LifecycleMixin:
             self.rt.store.delete_by_plan(collection, plan_id)
 
     def plan(self, plan_id: int) -> dict[str, Any]:
-        with transaction(self.rt.sessions) as s:
+        with transaction(self.rt.readers) as s:
             return plan_view(plans_repo.get(s, plan_id))
 
     def plans(self, *, dataset: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
-        with transaction(self.rt.sessions) as s:
+        with transaction(self.rt.readers) as s:
             ds_id = docs_repo.get_dataset(s, dataset).id if dataset else None
             return [plan_view(p) for p in plans_repo.list_plans(s, dataset_id=ds_id, status=status)]
 
@@ -137,7 +137,7 @@ class LifecycleMixin:
         return {"chunk_id": chunk_id, "enabled": enabled}
 
     def chunks(self, plan_id: int, *, limit: int = 1000) -> list[dict[str, Any]]:
-        with transaction(self.rt.sessions) as s:
+        with transaction(self.rt.readers) as s:
             rows = s.scalars(select(Chunk).where(Chunk.plan_id == plan_id).order_by(Chunk.seq).limit(limit))
             return [
                 {
@@ -155,7 +155,7 @@ class LifecycleMixin:
             ]
 
     def document(self, document_id: int) -> dict[str, Any]:
-        with transaction(self.rt.sessions) as s:
+        with transaction(self.rt.readers) as s:
             d = docs_repo.get_document(s, document_id)
             plans = plans_repo.for_document(s, document_id)
             return {

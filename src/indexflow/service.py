@@ -169,12 +169,12 @@ class Indexflow(LifecycleMixin, AdminMixin):
             time.sleep(poll if len(plan_ids) < 500 else max(poll, 1.0))
 
     def progress(self, plan_ids: list[int], *, registered: int | None = None) -> Progress:
-        with transaction(self.rt.sessions) as s:
+        with transaction(self.rt.readers) as s:
             return Progress.of(plans_repo_rows(s, plan_ids), registered=registered)
 
     def _report(self, dataset: str, pending: list[_Pending]) -> IngestReport:
         docs: list[DocumentReport] = []
-        with transaction(self.rt.sessions) as s:
+        with transaction(self.rt.readers) as s:
             for e in pending:
                 if e.registration is None:
                     docs.append(DocumentReport(source=e.source, status="FAILED", error=e.error))
@@ -209,7 +209,7 @@ class Indexflow(LifecycleMixin, AdminMixin):
 
     def status(self, *, dataset: str | None = None) -> list[DocumentReport]:
         """Every document (optionally of one dataset) with its plans' status, counts and errors."""
-        with transaction(self.rt.sessions) as s:
+        with transaction(self.rt.readers) as s:
             ds_id = docs_repo.get_dataset(s, dataset).id if dataset else None
             documents = docs_repo.list_documents(s, ds_id)
             plans = plans_repo.for_documents(s, [d.id for d in documents])

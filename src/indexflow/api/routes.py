@@ -172,7 +172,7 @@ def plan_changes(
     ix: Any, since: datetime, dataset: str | None, document_id: int | None
 ) -> tuple[list[dict[str, Any]], datetime]:
     """Plans updated after ``since`` (for /v1/events) and the new watermark."""
-    with transaction(ix.rt.sessions) as s:
+    with transaction(ix.rt.readers) as s:
         q = select(ChunkPlan).where(ChunkPlan.updated_at >= since).order_by(ChunkPlan.updated_at).limit(500)
         if document_id is not None:
             q = q.where(ChunkPlan.document_id == document_id)

@@ -283,13 +283,14 @@ def register(app: typer.Typer) -> None:
             report = ix.reconcile(fix=fix)
             if fix and wait and report.plans_missing_points:
                 ix.wait(report.plans_missing_points)
-            if json_out:
-                print_json(report.to_dict())
-                return
             data = report.to_dict()
-            console.print(
-                f"orphan points: {data['orphan_count']}; plans missing points: "
-                f"{report.plans_missing_points or 'none'}" + (" — fixed" if fix else "")
-            )
+            if json_out:
+                print_json(data)
+            else:
+                console.print(
+                    f"orphan points: {data['orphan_count']}; plans missing points: "
+                    f"{report.plans_missing_points or 'none'}" + (" — fixed" if fix else "")
+                )
+            # A check: findings that were not fixed exit 1, with --json as without.
             if (data["orphan_count"] or report.plans_missing_points) and not fix:
                 raise typer.Exit(1)

@@ -253,16 +253,19 @@ def point_ids(s: Session, plan_id: int) -> list[str]:
     return list(s.scalars(select(Chunk.point_id).where(Chunk.plan_id == plan_id)))
 
 
-def expired(s: Session, now: datetime, limit: int = 500) -> list[ChunkPlan]:
-    """Non-terminal plans whose lease ran out: a lost message or a killed worker."""
-    return list(
-        s.scalars(
-            select(ChunkPlan)
-            .where(ChunkPlan.status.in_(NON_TERMINAL), ChunkPlan.lease_until < now)
-            .order_by(ChunkPlan.id)
-            .limit(limit)
-        )
-    )
+def expired(
+    s: Session, now: datetime, *, untouched_since: datetime | None = None, limit: int = 500
+) -> list[ChunkPlan]:
+    """Non-terminal plans whose lease ran out: a lost message or a killed worker.
+
+    With ``untouched_since``, every unfinished plan not updated since then, whatever its lease.
+    """
+    q = select(ChunkPlan).where(ChunkPlan.status.in_(NON_TERMINAL), ChunkPlan.lease_until.is_not(None))
+    if untouched_since is not None:
+        q = q.where(ChunkPlan.updated_at < untouched_since)
+    else:
+        q = q.where(ChunkPlan.lease_until < now)
+    return list(s.scalars(q.order_by(ChunkPlan.id).limit(limit)))
 
 
 def deactivate_all_for_document(s: Session, document_id: int) -> list[ChunkPlan]:

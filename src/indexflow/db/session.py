@@ -15,11 +15,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from indexflow.errors import DatabaseUnavailable
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, reader: bool = False) -> Engine:
     """Create an engine tuned for ``url``'s backend.
 
     SQLite gets WAL, a busy timeout and ``foreign_keys=ON``, so an in-process worker thread and
-    readers can work at once; PostgreSQL gets a pre-pinged pool.
+    readers can work at once; writers take the lock at BEGIN, while a ``reader`` engine never
+    does (WAL readers see a snapshot and block nobody). PostgreSQL gets a pre-pinged pool.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -44,8 +45,8 @@ def make_engine(url: str) -> Engine:
             dbapi_conn.isolation_level = None
 
         @event.listens_for(engine, "begin")
-        def _begin_immediate(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        def _begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN" if reader else "BEGIN IMMEDIATE")
 
         return engine
     if parsed.drivername == "postgresql":

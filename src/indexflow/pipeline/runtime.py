@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from indexflow.db.migrate import upgrade
-from indexflow.db.models import IndexProfile
+from indexflow.db.models import IndexProfile, utcnow
 from indexflow.db.session import make_engine, make_session_factory
 from indexflow.encoders.base import Encoder
 from indexflow.settings import Settings
@@ -32,8 +32,17 @@ class Runtime:
 
     def __init__(self, settings: Settings, *, store: VectorStore | None = None) -> None:
         self.settings = settings
+        # Plans this process has not touched since it started are leftovers of an earlier run.
+        self.started_at = utcnow()
         self.engine = make_engine(settings.effective_database_url)
         self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
+        # Status polls, search and listings: on SQLite they must not queue behind the write lock.
+        self._reader_engine = (
+            make_engine(settings.effective_database_url, reader=True)
+            if self.engine.dialect.name == "sqlite"
+            else None
+        )
+        self.readers: sessionmaker[Session] = make_session_factory(self._reader_engine or self.engine)
         self._store = store
         self._lock = threading.Lock()
         self._collections: set[str] = set()
@@ -105,3 +114,5 @@ class Runtime:
             self._store.close()
             self._store = None
         self.engine.dispose()
+        if self._reader_engine is not None:
+            self._reader_engine.dispose()

@@ -73,7 +73,7 @@ def search(
     """
     if k < 1:
         return []
-    with transaction(rt.sessions) as s:
+    with transaction(rt.readers) as s:
         try:
             ds = docs_repo.get_dataset(s, dataset)
         except NotFound:
@@ -110,7 +110,7 @@ def _join(rt: Runtime, raw: list, dataset_name: str) -> list[Hit]:  # type: igno
     if not raw:
         return []
     ids = [h.id for h in raw]
-    with transaction(rt.sessions) as s:
+    with transaction(rt.readers) as s:
         rows = s.execute(
             select(Chunk, Bundle, Document)
             .join(ChunkPlan, ChunkPlan.id == Chunk.plan_id)

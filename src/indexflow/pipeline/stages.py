@@ -90,8 +90,10 @@ def bundle_plan(rt: Runtime, plan_id: int, generation: int, embed: bool = True) 
     """
     with transaction(rt.sessions) as s:
         plan = plans_repo.find(s, plan_id, for_update=True)
-        if plan is None or plan.generation != generation or plan.status not in plans_repo.NON_TERMINAL:
-            return []  # superseded or finished: a late duplicate message
+        if plan is None or plan.generation != generation or plan.status != PlanStatus.PENDING:
+            # Superseded, finished, or being bundled right now: a duplicate message. (A bundler
+            # that died leaves BUNDLING; the sweeper puts it back to PENDING when its lease ends.)
+            return []
         version = docs_repo.get_version(s, plan.version_id)
         if version.parsed_at is None:
             return [Work("parse", (version.id,))]
@@ -219,8 +221,18 @@ def embed_batch(rt: Runtime, plan_id: int, generation: int, chunk_ids: Sequence[
     superseded_ids: list[tuple[int, str]] = []
     with transaction(rt.sessions) as s:
         plan = plans_repo.find(s, plan_id, for_update=True)
-        fenced = plan is None or plan.generation != generation or plan.status != PlanStatus.EMBEDDING
-        if not fenced and plan is not None:
+        fenced = (
+            plan is None
+            or plan.generation != generation
+            or plan.status
+            not in (
+                PlanStatus.EMBEDDING,
+                PlanStatus.EMBEDDED,
+            )
+        )
+        # EMBEDDED with the same generation: a duplicate of a batch that already completed the
+        # plan wrote the very same points (deterministic ids, same texts); nothing to undo or mark.
+        if not fenced and plan is not None and plan.status == PlanStatus.EMBEDDING:
             if points and shared:
                 raw = s.connection().connection.driver_connection
                 rt.store.upsert(collection, points, conn=raw)  # type: ignore[call-arg]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -41,16 +41,16 @@ def resume_work(rt: Runtime, s: Session, plan: ChunkPlan) -> list[Work]:
     return []
 
 
-def sweep(rt: Runtime, *, all_unfinished: bool = False) -> list[Work]:
+def sweep(rt: Runtime, *, untouched_since: datetime | None = None) -> list[Work]:
     """One pass: every plan past its lease is resumed (or failed after ``MAX_RESUMES``).
 
-    ``all_unfinished`` resumes every unfinished plan whatever its lease: the embedded default's
-    start-up, where no other process can be working on them (the store is single-process).
+    ``untouched_since`` resumes every unfinished plan not updated since then, whatever its lease:
+    the embedded default's start-up, where no other process can be working on plans left over
+    from an earlier run (its vector store is single-process).
     """
     work: list[Work] = []
-    horizon = utcnow() + timedelta(days=3650) if all_unfinished else utcnow()
     with transaction(rt.sessions) as s:
-        for plan in plans_repo.expired(s, horizon):
+        for plan in plans_repo.expired(s, utcnow(), untouched_since=untouched_since):
             plan.attempts += 1
             if plan.attempts > MAX_RESUMES:
                 plans_repo.fail(

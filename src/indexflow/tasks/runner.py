@@ -54,7 +54,9 @@ class TaskRunner:
             self._sweeper = SweeperThread(self.rt, self.actors.send, interval)
             self._sweeper.start()
         try:
-            self.actors.send_all(sweep(self.rt, all_unfinished=self.in_process))
+            self.actors.send_all(
+                sweep(self.rt, untouched_since=self.rt.started_at if self.in_process else None)
+            )
         except Exception:
             log.exception("initial sweep failed")
 
