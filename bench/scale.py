@@ -25,7 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import build  # noqa: E402
 
 
-def run_once(pg: str, redis: str, corpus: list[Path], processes: int, tmp: Path) -> tuple[int, float]:
+def run_once(
+    pg: str, redis: str, corpus: list[Path], processes: int, tmp: Path, batch: int
+) -> tuple[int, float]:
     from sqlalchemy import func, select, text
 
     from indexflow import Indexflow
@@ -40,17 +42,28 @@ def run_once(pg: str, redis: str, corpus: list[Path], processes: int, tmp: Path)
     url = pg.rsplit("/", 1)[0] + f"/{name}"
     tag = uuid.uuid4().hex[:6]
     env = {
-        "INDEXFLOW_DATABASE_URL": url, "INDEXFLOW_BROKER_URL": redis, "INDEXFLOW_VECTOR_STORE": "pgvector",
-        "INDEXFLOW_HOME": str(tmp / f"home{processes}"), "INDEXING_PLAN_QUEUE": f"plan-{tag}",
+        "INDEXFLOW_DATABASE_URL": url,
+        "INDEXFLOW_BROKER_URL": redis,
+        "INDEXFLOW_VECTOR_STORE": "pgvector",
+        "INDEXFLOW_HOME": str(tmp / f"home{processes}"),
+        "INDEXING_PLAN_QUEUE": f"plan-{tag}",
         "INDEXING_EMBED_QUEUE": f"embed-{tag}",
+        "INDEXING_EMBED_BATCH_SIZE": str(batch),
     }
     settings = Settings(
-        database_url=url, broker_url=redis, vector_store="pgvector", home=tmp / f"home{processes}",
-        plan_queue=env["INDEXING_PLAN_QUEUE"], embed_queue=env["INDEXING_EMBED_QUEUE"],
+        database_url=url,
+        broker_url=redis,
+        vector_store="pgvector",
+        home=tmp / f"home{processes}",
+        plan_queue=env["INDEXING_PLAN_QUEUE"],
+        embed_queue=env["INDEXING_EMBED_QUEUE"],
     )
     worker = subprocess.Popen(
         [sys.executable, "-m", "indexflow.cli.main", "worker", "-p", str(processes), "-t", "1"],
-        env=os.environ | env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        env=os.environ | env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         with Indexflow(settings) as ix:
@@ -68,10 +81,16 @@ def run_once(pg: str, redis: str, corpus: list[Path], processes: int, tmp: Path)
                 from indexflow.db.models import ChunkPlan, Document
 
                 ds = docs_repo.get_dataset(s, "bench")
-                chunks = s.scalar(
-                    select(func.count()).select_from(Chunk).join(ChunkPlan, ChunkPlan.id == Chunk.plan_id)
-                    .join(Document, Document.id == ChunkPlan.document_id).where(Document.dataset_id == ds.id)
-                ) or 0
+                chunks = (
+                    s.scalar(
+                        select(func.count())
+                        .select_from(Chunk)
+                        .join(ChunkPlan, ChunkPlan.id == Chunk.plan_id)
+                        .join(Document, Document.id == ChunkPlan.document_id)
+                        .where(Document.dataset_id == ds.id)
+                    )
+                    or 0
+                )
         return chunks, elapsed
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
@@ -82,18 +101,26 @@ def run_once(pg: str, redis: str, corpus: list[Path], processes: int, tmp: Path)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--mb", type=float, default=0.8)
     parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--batch", type=int, default=32, help="INDEXING_EMBED_BATCH_SIZE for the workers")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         corpus = build(tmp / "corpus", target_bytes=int(args.mb * 1_000_000))
-        results = {n: run_once(args.pg, args.redis, corpus, n, tmp) for n in (1, 2)}
-    print(f"corpus: {len(corpus)} documents; PostgreSQL + Redis + PGVector; cpus {os.cpu_count()}")
+        results = {n: run_once(args.pg, args.redis, corpus, n, tmp, args.batch) for n in (1, 2)}
+    print(
+        f"corpus: {len(corpus)} documents; PostgreSQL + Redis + PGVector; cpus {os.cpu_count()}; "
+        f"embed batch {args.batch}; worker threads 1 per process, torch threads split by process"
+    )
     for n, (chunks, secs) in results.items():
-        print(f"{n} worker process{'es' if n > 1 else '  '}: {chunks / secs:7.1f} chunks/s  ({chunks} chunks, {secs:.1f} s)")
+        print(
+            f"{n} worker process{'es' if n > 1 else '  '}: {chunks / secs:7.1f} chunks/s  ({chunks} chunks, {secs:.1f} s)"
+        )
     (c1, s1), (c2, s2) = results[1], results[2]
     print(f"ratio 2 / 1: {(c2 / s2) / (c1 / s1):.2f}x")
 
