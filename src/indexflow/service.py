@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from indexflow.admin import AdminMixin
@@ -19,7 +20,7 @@ from indexflow.db import documents as docs_repo
 from indexflow.db import plans as plans_repo
 from indexflow.db.models import TERMINAL_PLAN_STATUSES
 from indexflow.db.session import transaction
-from indexflow.errors import IndexflowError
+from indexflow.errors import ConflictError, IndexflowError
 from indexflow.lifecycle import LifecycleMixin
 from indexflow.pipeline.register import Registration, register_source
 from indexflow.pipeline.runtime import Runtime
@@ -87,8 +88,18 @@ class Indexflow(LifecycleMixin, AdminMixin):
         elif data is not None:
             src = Source(str(source), str(source).rstrip("/").rsplit("/", 1)[-1])
         else:
-            src = next(iter(expand([source])))
-        payload = data if data is not None else src.read(self.settings.max_document_bytes)
+            found = list(expand([source]))
+            text = str(source)
+            single = len(found) == 1 and (
+                "://" in text or found[0].source == str(Path(text).expanduser().resolve())
+            )
+            if not single:
+                raise ConflictError(f"{source}: not a single document; use ingest() for folders")
+            src = found[0]
+        try:
+            payload = data if data is not None else src.read(self.settings.max_document_bytes)
+        except OSError as exc:
+            raise ConflictError(f"{src.source}: cannot read: {exc.strerror or exc}") from exc
         reg = register_source(
             self.rt,
             dataset=dataset,

@@ -92,12 +92,22 @@ def search(
     )
     limit = k * 3 + 10
     hits: list[Hit] = []
+    reread = False
     for _ in range(5):
         raw = rt.store.search(collection, vector, limit, filters)
         hits = _join(rt, raw, dataset_name)
-        if len(hits) >= k or len(raw) < limit:
+        if len(hits) >= k:
             break
-        limit *= 4
+        if len(raw) >= limit:
+            limit *= 4
+            continue
+        # The database hid some hits: a swap may have committed between the store read and the
+        # join (the new plan's points are written before it is activated, so a store read that
+        # came first has none of them). One more store read, made after that commit, sees them.
+        if len(hits) < len(raw) and not reread:
+            reread = True
+            continue
+        break
     return hits[:k]
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from indexflow.errors import InputTooLarge, NotFound, TransientError
+from indexflow.errors import ConfigurationError, InputTooLarge, NotFound, TransientError
 
 # Extensions a folder walk picks up; a file named explicitly is always tried (format sniffing).
 INDEXABLE_SUFFIXES = {
@@ -54,6 +54,10 @@ def _read_uri(uri: str, max_bytes: int) -> bytes:
     try:
         with fsspec.open(uri, "rb") as fh:
             data = fh.read(max_bytes + 1)
+    except ImportError as exc:  # fsspec names the missing backend package (s3fs, gcsfs, …)
+        raise ConfigurationError(f"{uri}: {exc}") from exc
+    except ValueError as exc:  # unknown protocol
+        raise ConfigurationError(f"{uri}: {exc}") from exc
     except FileNotFoundError as exc:
         raise NotFound(f"{uri}: not found") from exc
     except (OSError, TimeoutError) as exc:

@@ -43,7 +43,8 @@ def test_deactivated_document_is_gone_from_search_when_the_call_returns(ix, docs
     doc = ix.document(bees)
     assert not doc["is_active"] and doc["deactivated_at"]
     [plan] = doc["plans"]
-    assert plan["status"] == "FAILED" and plan["last_error"] == "document deactivated" and not plan["is_active"]
+    assert (plan["status"], plan["last_error"]) == ("FAILED", "document deactivated")
+    assert not plan["is_active"]
     assert {d.document_id: d.status for d in ix.status(dataset="docs")}[bees] == "INACTIVE"
 
 
