@@ -63,6 +63,8 @@ def _enum(cls: type[enum.Enum], name: str) -> Enum:
 
 class Dataset(Base):
     __tablename__ = "datasets"
+    # Never reuse an id on SQLite: ids name collections and seed point ids.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
@@ -71,7 +73,10 @@ class Dataset(Base):
 
 class Document(Base):
     __tablename__ = "documents"
-    __table_args__ = (UniqueConstraint("dataset_id", "source", name="uq_documents_dataset_source"),)
+    __table_args__ = (
+        UniqueConstraint("dataset_id", "source", name="uq_documents_dataset_source"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
@@ -89,7 +94,10 @@ class Document(Base):
 
 class DocumentVersion(Base):
     __tablename__ = "document_versions"
-    __table_args__ = (UniqueConstraint("document_id", "content_hash", name="uq_versions_document_hash"),)
+    __table_args__ = (
+        UniqueConstraint("document_id", "content_hash", name="uq_versions_document_hash"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
@@ -132,6 +140,7 @@ class Component(Base):
 
 class IndexProfile(Base):
     __tablename__ = "index_profiles"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
@@ -168,6 +177,7 @@ class ChunkPlan(Base):
         ),
         Index("ix_plans_status_lease", "status", "lease_until"),
         Index("ix_plans_document", "document_id"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -195,7 +205,10 @@ class ChunkPlan(Base):
 
 class Bundle(Base):
     __tablename__ = "bundles"
-    __table_args__ = (UniqueConstraint("plan_id", "seq", name="uq_bundles_plan_seq"),)
+    __table_args__ = (
+        UniqueConstraint("plan_id", "seq", name="uq_bundles_plan_seq"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     plan_id: Mapped[int] = mapped_column(ForeignKey("chunk_plans.id", ondelete="CASCADE"))
@@ -213,6 +226,7 @@ class Chunk(Base):
         UniqueConstraint("plan_id", "seq", name="uq_chunks_plan_seq"),
         Index("ix_chunks_plan_status", "plan_id", "status"),
         Index("ix_chunks_point", "point_id"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

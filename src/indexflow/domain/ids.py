@@ -14,6 +14,11 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def point_id(profile_id: int, plan_id: int, chunk_seq: int) -> str:
-    """UUIDv5 of (profile, plan, chunk sequence): a retried batch overwrites, never duplicates."""
-    return str(uuid.uuid5(POINT_NAMESPACE, f"{profile_id}:{plan_id}:{chunk_seq}"))
+def point_id(profile_id: int, plan_id: int, chunk_seq: int, generation: int = 0) -> str:
+    """UUIDv5 of (profile, plan, chunk sequence, generation).
+
+    A retried batch overwrites, never duplicates; a rerun (a new generation) writes new ids, so a
+    late batch of the old generation that undoes its own writes cannot touch the rerun's points.
+    """
+    key = f"{profile_id}:{plan_id}:{chunk_seq}" + (f":{generation}" if generation else "")
+    return str(uuid.uuid5(POINT_NAMESPACE, key))

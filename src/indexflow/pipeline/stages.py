@@ -128,7 +128,7 @@ def bundle_plan(rt: Runtime, plan_id: int, generation: int, embed: bool = True) 
                     token_count=spec.token_count,
                     char_start=spec.char_start,
                     char_end=spec.char_end,
-                    point_id=point_id(profile_id, plan_id, seq),
+                    point_id=point_id(profile_id, plan_id, seq, generation),
                 )
             )
 

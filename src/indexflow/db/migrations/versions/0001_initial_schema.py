@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -25,6 +26,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("name"),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "index_profiles",
@@ -44,6 +46,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("name"),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "documents",
@@ -60,6 +63,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["dataset_id"], ["datasets.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("dataset_id", "source", name="uq_documents_dataset_source"),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("documents", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_documents_dataset_id"), ["dataset_id"], unique=False)
@@ -79,6 +83,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["document_id"], ["documents.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("document_id", "content_hash", name="uq_versions_document_hash"),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("document_versions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_document_versions_document_id"), ["document_id"], unique=False)
@@ -122,6 +127,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["version_id"], ["document_versions.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("version_id", "profile_id", name="uq_plans_version_profile"),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("chunk_plans", schema=None) as batch_op:
         batch_op.create_index("ix_plans_document", ["document_id"], unique=False)
@@ -172,6 +178,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["plan_id"], ["chunk_plans.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("plan_id", "seq", name="uq_bundles_plan_seq"),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "chunks",
@@ -201,6 +208,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["plan_id"], ["chunk_plans.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("plan_id", "seq", name="uq_chunks_plan_seq"),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("chunks", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_chunks_bundle_id"), ["bundle_id"], unique=False)
