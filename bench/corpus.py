@@ -15,7 +15,9 @@ SOURCES = (
 )
 
 
-def build(out: Path, *, target_bytes: int, max_file_bytes: int = 60_000, min_file_bytes: int = 2_000) -> list[Path]:
+def build(
+    out: Path, *, target_bytes: int, max_file_bytes: int = 60_000, min_file_bytes: int = 2_000
+) -> list[Path]:
     """Copy real text files into ``out`` (as .txt/.rst/.md) until ``target_bytes`` are collected."""
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []

@@ -22,7 +22,9 @@ from corpus import build  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--mb", type=float, default=1.6, help="corpus size in MB (≈1,300 chunks per MB)")
     parser.add_argument("--precision", default=os.environ.get("INDEXFLOW_ENCODER_PRECISION", "auto"))
     args = parser.parse_args()

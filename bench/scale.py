@@ -119,7 +119,8 @@ def main() -> None:
     )
     for n, (chunks, secs) in results.items():
         print(
-            f"{n} worker process{'es' if n > 1 else '  '}: {chunks / secs:7.1f} chunks/s  ({chunks} chunks, {secs:.1f} s)"
+            f"{n} worker process{'es' if n > 1 else '  '}: {chunks / secs:7.1f} chunks/s"
+            f"  ({chunks} chunks, {secs:.1f} s)"
         )
     (c1, s1), (c2, s2) = results[1], results[2]
     print(f"ratio 2 / 1: {(c2 / s2) / (c1 / s1):.2f}x")
