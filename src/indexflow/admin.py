@@ -77,8 +77,20 @@ class AdminMixin:
             return [profile_view(p) for p in profiles_repo.list_all(s)]
 
     def create_profile(self, name: str, *, activate: bool = False, **params: Any) -> dict[str, Any]:
-        """Create a profile from the default parameters overridden by ``params``."""
-        fields = DEFAULT_PROFILE | {k: v for k, v in params.items() if v is not None}
+        """Create a profile from the default parameters overridden by ``params``.
+
+        A new ``encoder`` brings its own tokenizer, dimension and token limit unless they are given.
+        """
+        given = {k: v for k, v in params.items() if v is not None}
+        if given.get("encoder") and given["encoder"] != DEFAULT_PROFILE["encoder"]:
+            from indexflow.encoders.factory import get_encoder
+
+            encoder = get_encoder(given["encoder"])  # raises ConfigurationError for an unknown model
+            given.setdefault("tokenizer", given["encoder"])
+            given.setdefault("dimension", encoder.dimension)
+            given.setdefault("max_tokens", encoder.max_tokens)
+            given.setdefault("chunk_size", min(DEFAULT_PROFILE["chunk_size"], encoder.max_tokens - 2))
+        fields = DEFAULT_PROFILE | given
         with transaction(self.rt.sessions) as s:
             ensure_default_profile(s, self.rt.settings.default_profile)
             profile = profiles_repo.create(s, name, **fields, is_active=False)

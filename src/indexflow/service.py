@@ -49,7 +49,8 @@ class Indexflow(LifecycleMixin, AdminMixin):
 
     def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
         base = settings or Settings()
-        self.settings = base.model_copy(update=overrides) if overrides else base
+        # Re-validated (not model_copy) so overrides are coerced like the environment is.
+        self.settings = Settings(**(base.model_dump() | overrides)) if overrides else base
         self.rt = Runtime(self.settings)
         self.rt.ensure_schema()
         self._tasks: TaskRunner | None = None

@@ -78,3 +78,18 @@ def test_uri_sources_read_through_fsspec(tmp_path: Path) -> None:
     [mem] = list(expand(["memory://bucket/missing.txt"]))
     with pytest.raises(NotFound):
         mem.read(100)
+
+
+def test_facade_overrides_are_validated_like_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from indexflow import Indexflow
+
+    monkeypatch.setenv("QDRANT_API_KEY", "k3y")
+    monkeypatch.setenv("INDEXING_EMBED_BATCH_SIZE", "9")
+    with Indexflow(home=str(tmp_path / "h"), lease_seconds="30") as ix:
+        assert ix.settings.home == tmp_path / "h" and ix.settings.lease_seconds == 30
+        assert ix.settings.embed_batch_size == 9
+        assert (
+            ix.settings.qdrant_api_key is not None and ix.settings.qdrant_api_key.get_secret_value() == "k3y"
+        )
