@@ -6,6 +6,7 @@
     │   ├── DatabaseUnavailable         state database unreachable / locked
     │   └── EncoderUnavailable          remote encoder unreachable / rate limited
     ├── PermanentError                  retrying cannot help: fail the plan, keep the message
+    │   ├── InvalidRequest              malformed input from the caller (also a ValueError)
     │   ├── UnsupportedFormat           no parser for these bytes
     │   ├── ParseError                  a parser could not read the document
     │   ├── InputTooLarge               a limit on outside input was exceeded
@@ -54,6 +55,12 @@ class PermanentError(IndexflowError):
 
 class UnsupportedFormat(PermanentError):
     code = "unsupported_format"
+
+
+class InvalidRequest(PermanentError, ValueError):
+    """The caller asked for something malformed (an unknown URI scheme, a bad argument)."""
+
+    code = "invalid_request"
 
 
 class ParseError(PermanentError):

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from indexflow.errors import ConfigurationError, InputTooLarge, NotFound, TransientError
+from indexflow.errors import ConfigurationError, InputTooLarge, InvalidRequest, NotFound, TransientError
 
 # Extensions a folder walk picks up; a file named explicitly is always tried (format sniffing).
 INDEXABLE_SUFFIXES = {
@@ -57,7 +57,7 @@ def _read_uri(uri: str, max_bytes: int) -> bytes:
     except ImportError as exc:  # fsspec names the missing backend package (s3fs, gcsfs, …)
         raise ConfigurationError(f"{uri}: {exc}") from exc
     except ValueError as exc:  # unknown protocol
-        raise ConfigurationError(f"{uri}: {exc}") from exc
+        raise InvalidRequest(f"{uri}: {exc}") from exc
     except FileNotFoundError as exc:
         raise NotFound(f"{uri}: not found") from exc
     except (OSError, TimeoutError) as exc:
