@@ -17,7 +17,7 @@ from indexflow.db.session import transaction
 from indexflow.errors import NotFound
 from indexflow.pipeline import activation
 from indexflow.pipeline.runtime import Work
-from indexflow.reports import plan_view
+from indexflow.reports import iso, plan_view
 
 if TYPE_CHECKING:
     from indexflow.pipeline.runtime import Runtime
@@ -165,8 +165,8 @@ class LifecycleMixin:
                 "title": d.title,
                 "is_active": d.is_active,
                 "current_version_id": d.current_version_id,
-                "created_at": d.created_at.isoformat(),
-                "updated_at": d.updated_at.isoformat(),
-                "deactivated_at": d.deactivated_at.isoformat() if d.deactivated_at else None,
+                "created_at": iso(d.created_at),
+                "updated_at": iso(d.updated_at),
+                "deactivated_at": iso(d.deactivated_at),
                 "plans": [plan_view(p) for p in plans],
             }

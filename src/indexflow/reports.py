@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from indexflow.db.models import ChunkPlan, PlanStatus
 
 
-def _iso(dt: datetime | None) -> str | None:
-    return dt.isoformat() if dt else None
+def iso(dt: datetime | None) -> str | None:
+    """ISO 8601 in UTC with its offset (SQLite hands datetimes back naive; all are UTC)."""
+    if dt is None:
+        return None
+    return (dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)).isoformat()
 
 
 def plan_view(p: ChunkPlan) -> dict[str, Any]:
@@ -28,10 +31,10 @@ def plan_view(p: ChunkPlan) -> dict[str, Any]:
         "embedded_count": p.embedded_count,
         "last_error": p.last_error,
         "attempts": p.attempts,
-        "created_at": _iso(p.created_at),
-        "bundled_at": _iso(p.bundled_at),
-        "embedded_at": _iso(p.embedded_at),
-        "activated_at": _iso(p.activated_at),
+        "created_at": iso(p.created_at),
+        "bundled_at": iso(p.bundled_at),
+        "embedded_at": iso(p.embedded_at),
+        "activated_at": iso(p.activated_at),
     }
 
 
