@@ -69,6 +69,7 @@ class DocumentReport:
 class IngestReport:
     dataset: str
     documents: list[DocumentReport]
+    skipped: list[str] = field(default_factory=list)  # folder files with no parser for their type
 
     @property
     def failed(self) -> list[DocumentReport]:
@@ -89,6 +90,7 @@ class IngestReport:
             "dataset": self.dataset,
             "counts": self.counts(),
             "documents": [d.to_dict() for d in self.documents],
+            "skipped": self.skipped,
         }
 
 

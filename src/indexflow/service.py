@@ -139,7 +139,8 @@ class Indexflow(LifecycleMixin, AdminMixin):
             paths = [paths]
         pending: list[_Pending] = []
         next_report = 0.0
-        for src in _safe_expand(paths, pending):
+        skipped: list[str] = []
+        for src in _safe_expand(paths, pending, skipped):
             entry = _Pending(src.source)
             try:
                 entry.registration = self.enqueue_source(src, dataset=dataset, profiles=profiles)
@@ -156,7 +157,9 @@ class Indexflow(LifecycleMixin, AdminMixin):
         plan_ids = [p for e in pending for p in e.plan_ids]
         if wait:
             self.wait(plan_ids, on_progress=on_progress, timeout=timeout, registered=len(pending))
-        return self._report(dataset, pending)
+        report = self._report(dataset, pending)
+        report.skipped = skipped
+        return report
 
     def wait(
         self,
@@ -272,10 +275,10 @@ def plans_repo_rows(s: Any, plan_ids: list[int]) -> list[Any]:
     return rows
 
 
-def _safe_expand(paths: Iterable[str], pending: list[_Pending]) -> Iterable[Source]:
+def _safe_expand(paths: Iterable[str], pending: list[_Pending], skipped: list[str]) -> Iterable[Source]:
     for p in paths:
         try:
-            yield from expand([p])
+            yield from expand([p], skipped)
         except IndexflowError as exc:
             pending.append(_Pending(str(p), error=str(exc)))
 

@@ -93,3 +93,11 @@ def test_facade_overrides_are_validated_like_the_environment(
         assert (
             ix.settings.qdrant_api_key is not None and ix.settings.qdrant_api_key.get_secret_value() == "k3y"
         )
+
+
+def test_a_folder_walk_lists_the_files_it_skipped(tmp_path: Path) -> None:
+    (tmp_path / "deck.pptx").write_bytes(b"PK")
+    (tmp_path / "notes.md").write_text("# notes")
+    skipped: list[str] = []
+    found = [Path(s.source).name for s in expand([tmp_path], skipped)]
+    assert found == ["notes.md"] and [Path(p).name for p in skipped] == ["deck.pptx"]

@@ -58,6 +58,14 @@ def ingest(
             )
             for d in report.failed:
                 err_console.print(f"[red]FAILED[/red] {d.source}: {d.error}")
+            if report.skipped:
+                from collections import Counter
+
+                kinds = Counter(Path(p).suffix.lower() or "(no extension)" for p in report.skipped)
+                listed = ", ".join(f"{k} ×{n}" for k, n in kinds.most_common(8))
+                console.print(
+                    f"[dim]skipped {len(report.skipped)} files of unsupported types: {listed}[/dim]"
+                )
         if not report.ok:
             raise typer.Exit(1)
 

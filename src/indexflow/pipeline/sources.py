@@ -67,8 +67,12 @@ def _read_uri(uri: str, max_bytes: int) -> bytes:
     return bytes(data)
 
 
-def expand(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Source]:
-    """Yield every document under ``paths`` (folders recursively, hidden entries skipped), sorted."""
+def expand(paths: Iterable[str | os.PathLike[str]], skipped: list[str] | None = None) -> Iterator[Source]:
+    """Yield every document under ``paths`` (folders recursively, hidden entries skipped), sorted.
+
+    Files in folders with an extension no parser reads are left out and, if ``skipped`` is
+    given, listed there (a file named explicitly is always tried).
+    """
     for raw in paths:
         text = str(raw)
         if "://" in text and not text.startswith("file://"):
@@ -81,7 +85,11 @@ def expand(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Source]:
             for root, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
-                    if name.startswith(".") or Path(name).suffix.lower() not in INDEXABLE_SUFFIXES:
+                    if name.startswith("."):
+                        continue
+                    if Path(name).suffix.lower() not in INDEXABLE_SUFFIXES:
+                        if skipped is not None:
+                            skipped.append(str(Path(root) / name))
                         continue
                     full = Path(root) / name
                     yield Source(str(full.resolve()), name, full.stat().st_size)
