@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from indexflow.db.models import ChunkPlan, PlanStatus
+from indexflow.db.models import ChunkPlan, PlanStatus, as_utc
 
 
 def iso(dt: datetime | None) -> str | None:
     """ISO 8601 in UTC with its offset (SQLite hands datetimes back naive; all are UTC)."""
-    if dt is None:
-        return None
-    return (dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)).isoformat()
+    return as_utc(dt).isoformat() if dt is not None else None
 
 
 def plan_view(p: ChunkPlan) -> dict[str, Any]:

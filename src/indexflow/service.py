@@ -137,6 +137,10 @@ class Indexflow(LifecycleMixin, AdminMixin):
         """
         if isinstance(paths, str):
             paths = [paths]
+        if self.tasks.in_process:
+            # This process is the worker: start it now, so plans left unfinished by an earlier run
+            # (killed mid-ingest) are resumed even if every file is unchanged this time.
+            self.tasks.start_worker(self.settings.in_process_threads)
         pending: list[_Pending] = []
         next_report = 0.0
         skipped: list[str] = []

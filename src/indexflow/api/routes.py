@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -18,7 +18,7 @@ from indexflow.api.schemas import (
     SearchResponse,
     UriIngest,
 )
-from indexflow.db.models import ChunkPlan, Document
+from indexflow.db.models import ChunkPlan, Document, as_utc
 from indexflow.db.session import transaction
 from indexflow.errors import ConfigurationError, ConflictError, InputTooLarge
 from indexflow.pipeline.sources import Source
@@ -186,10 +186,6 @@ def plan_changes(
         plans = list(s.scalars(q))
         out = [plan_view(p) for p in plans]
         # Overlap the window a little: rows committed late with an earlier timestamp still show.
-        watermark = max((_aware(p.updated_at) for p in plans), default=since) - timedelta(seconds=2)
+        watermark = max((as_utc(p.updated_at) for p in plans), default=since) - timedelta(seconds=2)
         return out, max(watermark, since)
 
-
-def _aware(dt: datetime) -> datetime:
-    # SQLite hands back naive datetimes; every timestamp indexflow writes is UTC.
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from indexflow.db import documents as docs_repo
 from indexflow.db import plans as plans_repo
 from indexflow.db import profiles as profiles_repo
-from indexflow.db.models import ChunkPlan, IndexProfile, PlanStatus, utcnow
+from indexflow.db.models import ChunkPlan, IndexProfile, PlanStatus, as_utc, utcnow
 from indexflow.db.session import transaction
 from indexflow.domain.ids import content_hash
 from indexflow.pipeline.activation import activate
@@ -108,7 +108,7 @@ def _plan_work(rt: Runtime, s: Session, reg: Registration, plan: ChunkPlan, new:
         reg.outcome = "resumed"
         return
     # In progress: resume only if its lease ran out (the message was lost or the worker died).
-    if plan.lease_until is None or plan.lease_until < utcnow():
+    if plan.lease_until is None or as_utc(plan.lease_until) < utcnow():
         from indexflow.pipeline.sweeper import resume_work
 
         reg.work.extend(resume_work(rt, s, plan))

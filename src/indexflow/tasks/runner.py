@@ -54,9 +54,12 @@ class TaskRunner:
             self._sweeper = SweeperThread(self.rt, self.actors.send, interval)
             self._sweeper.start()
         try:
-            self.actors.send_all(
-                sweep(self.rt, untouched_since=self.rt.started_at if self.in_process else None)
-            )
+            # Page through: each resumed plan gets a fresh lease, so it is not picked twice.
+            for _ in range(10_000):
+                work = sweep(self.rt, untouched_since=self.rt.started_at if self.in_process else None)
+                if not work:
+                    break
+                self.actors.send_all(work)
         except Exception:
             log.exception("initial sweep failed")
 

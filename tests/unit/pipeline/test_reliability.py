@@ -127,3 +127,29 @@ def test_a_permanent_error_fails_the_plan_at_once_without_retrying(ix, corpus: P
     with ix.rt.sessions() as s:
         batches = s.scalar(select(ChunkPlan.chunk_count)) // ix.settings.embed_batch_size + 1
     assert len(calls) <= batches  # each batch tried once: no retries
+
+
+def test_an_ingest_killed_midway_is_finished_by_the_next_ingest_of_the_same_files(
+    settings, corpus: Path
+) -> None:
+    from indexflow import Indexflow
+
+    # given a first process that registered the documents and died before any worker ran
+    with Indexflow(settings) as first:
+        sent: list[object] = []
+        first.tasks.send_all = sent.extend  # type: ignore[method-assign]
+        first.tasks.start_worker = lambda *a, **k: None  # type: ignore[method-assign]
+        report = first.ingest(
+            [str(corpus / "composting.txt"), str(corpus / "git_guide.md")], dataset="d", wait=False
+        )
+        assert sent and {d.status for d in report.documents} == {"PENDING"}
+    # when the same files are ingested again by a new process (unchanged, leases still running)
+    with Indexflow(settings) as second:
+        again = second.ingest(
+            [str(corpus / "composting.txt"), str(corpus / "git_guide.md")],
+            dataset="d",
+            wait=True,
+            timeout=300,
+        )
+    # then the leftover plans were resumed at start-up and finished
+    assert {d.status for d in again.documents} == {"EMBEDDED"}
