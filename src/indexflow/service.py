@@ -226,6 +226,11 @@ class Indexflow(LifecycleMixin, AdminMixin):
         """The ``k`` chunks most similar to ``query`` among the dataset's searchable documents."""
         return search(self.rt, query, dataset=dataset, k=k, profile=profile, document_ids=document_ids)
 
+    def datasets(self) -> list[str]:
+        """Names of the datasets that exist."""
+        with transaction(self.rt.readers) as s:
+            return [d.name for d in docs_repo.list_datasets(s)]
+
     def status(self, *, dataset: str | None = None) -> list[DocumentReport]:
         """Every document (optionally of one dataset) with its plans' status, counts and errors."""
         with transaction(self.rt.readers) as s:

@@ -102,7 +102,10 @@ def search(
             print_json([h.to_dict() for h in hits])
             return
         if not hits:
-            console.print("no hits")
+            known = ix.datasets()
+            listed = ", ".join(known) or "none"
+            hint = "" if dataset in known else f" (no dataset {dataset!r}; datasets: {listed})"
+            console.print(f"no hits{hint}")
         for i, h in enumerate(hits, 1):
             title = h.document.title or h.document.source
             console.print(f"[bold]{i}. {h.score:.3f}[/bold]  {title}  [dim]› {h.bundle.title}[/dim]")
