@@ -18,7 +18,6 @@ from typing import Any
 from indexflow.admin import AdminMixin
 from indexflow.db import documents as docs_repo
 from indexflow.db import plans as plans_repo
-from indexflow.db.models import TERMINAL_PLAN_STATUSES
 from indexflow.db.session import transaction
 from indexflow.errors import ConflictError, IndexflowError
 from indexflow.lifecycle import LifecycleMixin
@@ -292,4 +291,4 @@ def _safe_expand(paths: Iterable[str], pending: list[_Pending], skipped: list[st
             pending.append(_Pending(str(p), error=str(exc)))
 
 
-__all__ = ["Indexflow", "TERMINAL_PLAN_STATUSES"]
+__all__ = ["Indexflow"]

@@ -188,4 +188,3 @@ def plan_changes(
         # Overlap the window a little: rows committed late with an earlier timestamp still show.
         watermark = max((as_utc(p.updated_at) for p in plans), default=since) - timedelta(seconds=2)
         return out, max(watermark, since)
-

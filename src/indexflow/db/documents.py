@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -141,10 +141,6 @@ def load_components(s: Session, version_id: int) -> list[dc.Component]:
         .order_by(Component.seq)
     )
     return [dc.Component(*row) for row in rows]
-
-
-def count_components(s: Session, version_id: int) -> int:
-    return s.scalar(select(func.count()).where(Component.version_id == version_id)) or 0
 
 
 def mark_parsed(s: Session, version: DocumentVersion, fmt: str, title: str | None, count: int) -> None:

@@ -51,7 +51,6 @@ class PlanStatus(enum.StrEnum):
     FAILED = "FAILED"
 
 
-TERMINAL_PLAN_STATUSES = (PlanStatus.EMBEDDED, PlanStatus.FAILED)
 
 
 class ChunkStatus(enum.StrEnum):

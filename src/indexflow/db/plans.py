@@ -266,10 +266,3 @@ def expired(
     else:
         q = q.where(ChunkPlan.lease_until < now)
     return list(s.scalars(q.order_by(ChunkPlan.id).limit(limit)))
-
-
-def deactivate_all_for_document(s: Session, document_id: int) -> list[ChunkPlan]:
-    plans = for_document(s, document_id)
-    for p in plans:
-        p.is_active = False
-    return plans

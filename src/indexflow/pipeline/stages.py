@@ -149,7 +149,7 @@ def bundle_plan(rt: Runtime, plan_id: int, generation: int, embed: bool = True) 
     return queue_embedding(rt, plan_id, generation) if embed else []
 
 
-def queue_embedding(rt: Runtime, plan_id: int, generation: int, *, stale_only: bool = False) -> list[Work]:
+def queue_embedding(rt: Runtime, plan_id: int, generation: int) -> list[Work]:
     """Mark a READY plan's unembedded chunks QUEUED and emit one embed message per batch."""
     with transaction(rt.sessions) as s:
         plan = plans_repo.find(s, plan_id, for_update=True)
@@ -157,12 +157,9 @@ def queue_embedding(rt: Runtime, plan_id: int, generation: int, *, stale_only: b
             return []
         if plan.status not in (PlanStatus.READY, PlanStatus.EMBEDDING):
             return []
-        stale = utcnow() - _lease(rt) if stale_only else None
-        batches = plans_repo.queue_batches(s, plan_id, rt.settings.embed_batch_size, stale_before=stale)
+        batches = plans_repo.queue_batches(s, plan_id, rt.settings.embed_batch_size)
         plan.status = PlanStatus.EMBEDDING
         plan.lease_until = utcnow() + _lease(rt)
-        if not batches and stale_only:
-            return [Work("embed", (plan_id, generation, []))]  # re-run the completion check
         return [Work("embed", (plan_id, generation, ids)) for ids in batches]
 
 
