@@ -11,19 +11,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-pytestmark = pytest.mark.e2e
+from tests.texts import BEE_QUERY, BEES, TRAINS  # noqa: F401
 
-BEES = (
-    "Honey bees communicate the direction and distance of flowers with a waggle dance. "
-    "A colony keeps its brood nest near thirty-five degrees by clustering and fanning. "
-    "Worker bees build hexagonal wax cells and store nectar that they ripen into honey. "
-)
-TRAINS = (
-    "Steam locomotives boil water in a firetube boiler to drive pistons on the wheels. "
-    "Railway signals protect each block of track so that two trains never share it. "
-    "The gauge of a railway is the distance between the inner faces of its two rails. "
-)
-BEE_QUERY = "how do honey bees tell each other where the flowers are?"
+pytestmark = pytest.mark.e2e
 
 
 def _text(body: str, paragraphs: int) -> bytes:
@@ -232,18 +222,35 @@ def test_bad_input_is_a_json_error_with_a_stable_code_never_a_500(client: TestCl
         (client.post("/v1/profiles", json={"name": "default"}), 409, "conflict"),
         (client.post("/v1/profiles/nope/clone", json={"name": "x"}), 404, "not_found"),
         (client.post("/v1/profiles/nope/activate"), 404, "not_found"),
-        (client.post("/v1/search", json={"query": "bees", "dataset": "docs", "profile": "nope"}),
-         404, "not_found"),
+        (
+            client.post("/v1/search", json={"query": "bees", "dataset": "docs", "profile": "nope"}),
+            404,
+            "not_found",
+        ),
         (client.post("/v1/search", json={"query": "bees", "k": 0}), 422, "invalid_request"),
-        (client.post("/v1/search", content=b"{", headers={"content-type": "application/json"}),
-         422, "invalid_request"),
+        (
+            client.post("/v1/search", content=b"{", headers={"content-type": "application/json"}),
+            422,
+            "invalid_request",
+        ),
         (client.post("/v1/datasets/docs/documents", json=[1, 2]), 409, "conflict"),
-        (client.post("/v1/datasets/docs/documents", json={"uri": "s3://bucket/key.txt"}),
-         400, "configuration_error"),
-        (client.post("/v1/datasets/docs/documents", json={"uri": "zzz://host/file.txt"}),
-         422, "invalid_request"),
-        (client.post("/v1/datasets/docs/documents", content=b"x",
-                     headers={"content-type": "multipart/form-data"}), 409, "conflict"),
+        (
+            client.post("/v1/datasets/docs/documents", json={"uri": "s3://bucket/key.txt"}),
+            400,
+            "configuration_error",
+        ),
+        (
+            client.post("/v1/datasets/docs/documents", json={"uri": "zzz://host/file.txt"}),
+            422,
+            "invalid_request",
+        ),
+        (
+            client.post(
+                "/v1/datasets/docs/documents", content=b"x", headers={"content-type": "multipart/form-data"}
+            ),
+            409,
+            "conflict",
+        ),
         (client.post("/v1/datasets/docs/documents", files={"upload": ("a.txt", b"hi")}), 409, "conflict"),
         (client.get("/v1/events", params={"since": "yesterday-ish"}), 422, "invalid_request"),
     ]

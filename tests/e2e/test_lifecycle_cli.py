@@ -12,19 +12,9 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.e2e
+from tests.texts import BEE_QUERY, BEES, TRAINS  # noqa: F401
 
-BEES = (
-    "Honey bees communicate the direction and distance of flowers with a waggle dance. "
-    "A colony keeps its brood nest near thirty-five degrees by clustering and fanning. "
-    "Worker bees build hexagonal wax cells and store nectar that they ripen into honey. "
-)
-TRAINS = (
-    "Steam locomotives boil water in a firetube boiler to drive pistons on the wheels. "
-    "Railway signals protect each block of track so that two trains never share it. "
-    "The gauge of a railway is the distance between the inner faces of its two rails. "
-)
-BEE_QUERY = "how do honey bees tell each other where the flowers are?"
+pytestmark = pytest.mark.e2e
 
 
 def _write(path: Path, body: str, paragraphs: int) -> Path:
@@ -37,7 +27,10 @@ def run(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
     env = os.environ | {"INDEXFLOW_HOME": str(home), "COLUMNS": "200"}
     proc = subprocess.run(
         [sys.executable, "-m", "indexflow.cli.main", *args],
-        capture_output=True, text=True, env=env, timeout=900,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
     )
     if check and proc.returncode != 0:
         raise AssertionError(
@@ -61,8 +54,9 @@ def fails(home: Path, *args: str) -> str:
 def python(home: Path, code: str) -> str:
     """Run a snippet against the same state (e.g. to tamper with the vector store)."""
     env = os.environ | {"INDEXFLOW_HOME": str(home)}
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          env=env, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.strip()
 
@@ -181,7 +175,9 @@ def test_profiles_purge_and_reconcile_commands_end_to_end(tmp_path: Path) -> Non
 
     # a planted orphan point and a plan whose points were deleted behind the database's back
     [bees_plan] = [p["plan_id"] for p in js(home, "documents", "show", str(bees))["plans"] if p["is_active"]]
-    orphan = python(home, f"""
+    orphan = python(
+        home,
+        f"""
         import uuid
         from indexflow import Indexflow
         from indexflow.stores.base import VectorPoint
@@ -191,7 +187,8 @@ def test_profiles_purge_and_reconcile_commands_end_to_end(tmp_path: Path) -> Non
             ix.rt.store.upsert(coll, [VectorPoint(pid, [0.05] * 384, {{"plan_id": 999, "enabled": True}})])
             ix.rt.store.delete_by_plan(coll, {bees_plan})
             print(pid)
-    """)
+    """,
+    )
     check = run(home, "reconcile", "--json", check=False)
     found = json.loads(check.stdout)
     assert check.returncode == 1
@@ -201,7 +198,11 @@ def test_profiles_purge_and_reconcile_commands_end_to_end(tmp_path: Path) -> Non
     assert "orphan points: 1" in text and str(bees_plan) in text
     fixed = js(home, "reconcile", "--fix")
     assert fixed["fixed"] and fixed["plans_missing_points"] == [bees_plan]
-    assert js(home, "reconcile") == {"fixed": False, "orphan_points": {}, "plans_missing_points": [],
-                                     "orphan_count": 0}
+    assert js(home, "reconcile") == {
+        "fixed": False,
+        "orphan_points": {},
+        "plans_missing_points": [],
+        "orphan_count": 0,
+    }
     assert js(home, "plans", "show", str(bees_plan))["status"] == "EMBEDDED"
     assert js(home, "search", BEE_QUERY, "-d", "docs", "-k", "1")[0]["document"]["id"] == bees

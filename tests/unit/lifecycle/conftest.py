@@ -12,18 +12,7 @@ from sqlalchemy import func, select
 
 from indexflow.db.models import Chunk, ChunkPlan, DocumentVersion
 from indexflow.stores.base import SearchFilter
-
-# Two unrelated topics, so a query can tell which version of a document a chunk came from.
-BEES = (
-    "Honey bees communicate the direction and distance of flowers with a waggle dance. "
-    "A colony keeps its brood nest near thirty-five degrees by clustering and fanning. "
-    "Worker bees build hexagonal wax cells and store nectar that they ripen into honey. "
-)
-TRAINS = (
-    "Steam locomotives boil water in a firetube boiler to drive pistons on the wheels. "
-    "Railway signals protect each block of track so that two trains never share it. "
-    "The gauge of a railway is the distance between the inner faces of its two rails. "
-)
+from tests.texts import BEES, TRAINS  # noqa: F401
 
 
 def write_doc(path: Path, text: str, paragraphs: int = 1) -> Path:

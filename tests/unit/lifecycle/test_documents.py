@@ -11,10 +11,9 @@ from indexflow import Indexflow
 from indexflow.db.models import Bundle, Chunk, ChunkPlan, Component, DocumentVersion
 from indexflow.errors import NotFound
 from indexflow.settings import Settings
+from tests.texts import BEE_QUERY
 
 from .conftest import BEES, TRAINS, chunk_rows, ingest_one, points, write_doc
-
-BEE_QUERY = "how do honey bees tell each other where the flowers are?"
 
 
 def _two_documents(ix, docs_dir: Path) -> tuple[int, int, int, int]:  # type: ignore[no-untyped-def]

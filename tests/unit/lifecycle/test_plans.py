@@ -28,9 +28,7 @@ def _wait_status(ix, plan_id: int, status: str, timeout: float = 120) -> dict:  
 def _active_plans(ix, document_id: int) -> list[int]:  # type: ignore[no-untyped-def]
     with ix.rt.sessions() as s:
         return list(
-            s.scalars(
-                select(ChunkPlan.id).where(ChunkPlan.document_id == document_id, ChunkPlan.is_active)
-            )
+            s.scalars(select(ChunkPlan.id).where(ChunkPlan.document_id == document_id, ChunkPlan.is_active))
         )
 
 

@@ -12,10 +12,9 @@ import pytest
 import indexflow.pipeline.sweeper as sweeper
 from indexflow.db.models import utcnow
 from indexflow.errors import ConflictError
+from tests.texts import BEE_QUERY
 
 from .conftest import BEES, TRAINS, ingest_one, points, write_doc
-
-BEE_QUERY = "how do honey bees tell each other where the flowers are?"
 
 
 def _plans_of(ix, profile: str) -> list[dict]:  # type: ignore[no-untyped-def,type-arg]

@@ -10,6 +10,7 @@ import pytest
 
 from indexflow.errors import ConflictError, NotFound
 from indexflow.stores.base import VectorPoint
+from tests.texts import BEE_QUERY
 
 from .conftest import (
     BEES,
@@ -23,8 +24,6 @@ from .conftest import (
     write_doc,
 )
 
-BEE_QUERY = "how do honey bees tell each other where the flowers are?"
-
 
 def _corpus(ix, docs_dir: Path) -> dict[str, int]:  # type: ignore[no-untyped-def]
     """bees (two versions: a retired plan and an active one), trains, and one doc in dataset "other"."""
@@ -34,8 +33,15 @@ def _corpus(ix, docs_dir: Path) -> dict[str, int]:  # type: ignore[no-untyped-de
     _, bees_v2 = ingest_one(ix, path)
     trains, trains_plan = ingest_one(ix, write_doc(docs_dir / "trains.txt", TRAINS, paragraphs=4))
     other, other_plan = ingest_one(ix, write_doc(docs_dir / "x" / "other.txt", BEES), dataset="other")
-    return {"bees": bees, "bees_v1": bees_v1, "bees_v2": bees_v2, "trains": trains,
-            "trains_plan": trains_plan, "other": other, "other_plan": other_plan}
+    return {
+        "bees": bees,
+        "bees_v1": bees_v1,
+        "bees_v2": bees_v2,
+        "trains": trains,
+        "trains_plan": trains_plan,
+        "other": other,
+        "other_plan": other_plan,
+    }
 
 
 def test_purge_dry_run_lists_exactly_what_the_real_purge_removes_and_changes_nothing(
