@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select
@@ -19,12 +18,12 @@ from indexflow.db.models import (
     Document,
     IndexProfile,
     PlanStatus,
-    utcnow,
 )
 from indexflow.db.session import transaction
 from indexflow.errors import ConflictError
+from indexflow.pipeline import machine
+from indexflow.pipeline.machine import Applied
 from indexflow.pipeline.profiles import DEFAULT_PROFILE, ensure_default_profile
-from indexflow.pipeline.runtime import Work
 from indexflow.stores.base import SearchFilter
 
 if TYPE_CHECKING:
@@ -111,32 +110,24 @@ class AdminMixin:
 
     def activate_profile(self, name: str) -> dict[str, Any]:
         """Activate a profile and build a plan for every active document; old profiles keep serving."""
-        work: list[Work] = []
+        self.tasks.own_home()
+        applied = Applied()
         with transaction(self.rt.sessions) as s:
             profile = profiles_repo.get_by_name(s, name)
             profile.is_active = True
             docs = s.scalars(
                 select(Document).where(Document.is_active, Document.current_version_id.is_not(None))
             )
-            lease = timedelta(seconds=self.rt.settings.lease_seconds)
             plan_ids: list[int] = []
             for doc in docs:
                 plan, created = plans_repo.get_or_create(s, doc.id, doc.current_version_id, profile.id)  # type: ignore[arg-type]
                 if created or plan.status == PlanStatus.FAILED:
-                    if plan.status == PlanStatus.FAILED:
-                        plans_repo.reset(s, plan, self.rt.settings.lease_seconds)
-                    # A lease, so the sweeper resumes the plan if this message is lost.
-                    plan.lease_until = utcnow() + lease
+                    applied.merge(machine.apply(s, plan, machine.Start(), self.rt.queues))
                     plan_ids.append(plan.id)
-                    version = docs_repo.get_version(s, plan.version_id)
-                    stage = (
-                        Work("bundle", (plan.id, plan.generation))
-                        if version.parsed_at
-                        else Work("parse", (version.id,))
-                    )
-                    work.append(stage)
             view = profile_view(profile)
-        self.tasks.send_all(work)
+        from indexflow.tasks.execute import after_commit
+
+        after_commit(self.rt, applied, self.tasks.outbox)
         return view | {"plans_enqueued": len(plan_ids), "plan_ids": plan_ids}
 
     def deactivate_profile(self, name: str) -> dict[str, Any]:

@@ -12,11 +12,11 @@ from sqlalchemy import select
 
 from indexflow.db import documents as docs_repo
 from indexflow.db import plans as plans_repo
-from indexflow.db.models import Chunk, PlanStatus
+from indexflow.db.models import Chunk
 from indexflow.db.session import transaction
 from indexflow.errors import NotFound
-from indexflow.pipeline import activation
-from indexflow.pipeline.runtime import Work
+from indexflow.pipeline import machine
+from indexflow.pipeline.machine import Applied
 from indexflow.reports import iso, plan_view
 
 if TYPE_CHECKING:
@@ -33,9 +33,10 @@ class LifecycleMixin:
     def tasks(self) -> TaskRunner:
         raise NotImplementedError  # provided by Indexflow
 
-    def _drop(self, targets: list[tuple[int, str]]) -> None:
-        for plan_id, collection in targets:
-            self.rt.store.delete_by_plan(collection, plan_id)
+    def _after(self, applied: Applied) -> None:
+        from indexflow.tasks.execute import after_commit
+
+        after_commit(self.rt, applied, self.tasks.outbox)
 
     def plan(self, plan_id: int) -> dict[str, Any]:
         with transaction(self.rt.readers) as s:
@@ -47,25 +48,22 @@ class LifecycleMixin:
             return [plan_view(p) for p in plans_repo.list_plans(s, dataset_id=ds_id, status=status)]
 
     def rerun_plan(self, plan_id: int, *, requeue_embedding: bool = True) -> dict[str, Any]:
-        """Reset a plan to PENDING under a new generation and build it again.
+        """Build a plan again under a new generation.
 
-        Its old vectors are deleted; an active plan stays active and serves again once EMBEDDED.
+        An active plan keeps serving its current chunks while the new generation is built; the
+        two are swapped in one transaction once it is embedded (the document never leaves
+        search, and stays searchable if the rebuild fails).
         """
+        self.tasks.own_home()
         with transaction(self.rt.sessions) as s:
             plan = plans_repo.get(s, plan_id, for_update=True)
-            collection = plan.profile.collection
-            plans_repo.reset(s, plan, self.rt.settings.lease_seconds)
+            applied = machine.apply(s, plan, machine.Rerun(embed=requeue_embedding), self.rt.queues)
             version = docs_repo.get_version(s, plan.version_id)
             if version.parsed_at is None and docs_repo.load_blob(s, version.id) is None:
-                plans_repo.fail(s, plan, version.parse_error or "the document's bytes are gone")
-                work: list[Work] = []
-            elif version.parsed_at is None:
-                work = [Work("parse", (version.id,))]
-            else:
-                work = [Work("bundle", (plan.id, plan.generation, requeue_embedding))]
+                message = version.parse_error or "the document's bytes are gone"
+                applied.merge(machine.apply(s, plan, machine.Fail(message), self.rt.queues))
             view = plan_view(plan)
-        self._drop([(plan_id, collection)])
-        self.tasks.send_all(work)
+        self._after(applied)
         return view
 
     def activate_plan(self, plan_id: int, *, force: bool = False) -> dict[str, Any]:
@@ -74,39 +72,33 @@ class LifecycleMixin:
         Raises:
             ConflictError: the plan is not EMBEDDED and ``force`` is false.
         """
-        work: list[Work] = []
+        self.tasks.own_home()
         with transaction(self.rt.sessions) as s:
             plan = plans_repo.get(s, plan_id, for_update=True)
-            retired = activation.activate(s, plan, force=force)
+            applied = machine.apply(s, plan, machine.Activate(force=force), self.rt.queues)
             doc = docs_repo.get_document(s, plan.document_id)
             doc.current_version_id = plan.version_id
             doc.is_active = True
-            if plan.status in (PlanStatus.READY, PlanStatus.FAILED):
-                plans_repo.reset(s, plan, self.rt.settings.lease_seconds)
-                work.append(Work("bundle", (plan.id, plan.generation, True)))
-            targets = [(p.id, p.profile.collection) for p in retired]
             view = plan_view(plan)
-        self._drop(targets)
-        self.tasks.send_all(work)
+        self._after(applied)
         return view
 
     def deactivate_document(
         self, document_id: int, *, drop_vectors: bool = True, mark_failed: bool = True
     ) -> dict[str, Any]:
         """Take a document out of search: once this returns, no search returns it."""
+        self.tasks.own_home()
+        applied = Applied()
         with transaction(self.rt.sessions) as s:
             doc = docs_repo.get_document(s, document_id)
             docs_repo.deactivate(s, doc)
-            plans = plans_repo.for_document(s, document_id)
+            plans = plans_repo.for_document(s, document_id, for_update=True)
             collections = sorted({p.profile.collection for p in plans})
+            event = machine.Deactivate(mark_failed=mark_failed, drop_vectors=drop_vectors)
             for p in plans:
-                p.is_active = False
-                p.generation += 1  # fence: late batches undo their own writes
-                if mark_failed and p.status != PlanStatus.FAILED:
-                    plans_repo.fail(s, p, "document deactivated")
-                elif drop_vectors:
-                    activation.retire(s, p)
+                applied.merge(machine.apply(s, p, event, self.rt.queues))
             out = {"document_id": doc.id, "source": doc.source, "plans": [p.id for p in plans]}
+        self._after(applied)
         if drop_vectors:
             for collection in collections:
                 self.rt.store.delete_by_document(collection, document_id)
@@ -114,9 +106,10 @@ class LifecycleMixin:
 
     def delete_document(self, document_id: int) -> dict[str, Any]:
         """Delete a document, its versions, plans, chunks and vectors."""
+        self.tasks.own_home()
         with transaction(self.rt.sessions) as s:
             doc = docs_repo.get_document(s, document_id)
-            plans = plans_repo.for_document(s, document_id)
+            plans = plans_repo.for_document(s, document_id, for_update=True)
             collections = sorted({p.profile.collection for p in plans})
             out = {"document_id": doc.id, "source": doc.source, "plans": [p.id for p in plans]}
             s.delete(doc)

@@ -29,11 +29,21 @@ def plan_view(p: ChunkPlan) -> dict[str, Any]:
         "embedded_count": p.embedded_count,
         "last_error": p.last_error,
         "attempts": p.attempts,
+        "retrying": retrying(p),
         "created_at": iso(p.created_at),
         "bundled_at": iso(p.bundled_at),
         "embedded_at": iso(p.embedded_at),
         "activated_at": iso(p.activated_at),
     }
+
+
+def retrying(p: ChunkPlan) -> str | None:
+    """Why an unfinished plan waits: "store unavailable: … since 10:42:07, next try 10:47:07"."""
+    if p.retry_reason is None or p.status in (PlanStatus.EMBEDDED, PlanStatus.FAILED):
+        return None
+    since = f" since {as_utc(p.retry_since):%H:%M:%S} UTC" if p.retry_since else ""
+    nxt = f", next try {as_utc(p.retry_at):%H:%M:%S} UTC" if p.retry_at else ""
+    return f"{p.retry_reason}{since}{nxt}"
 
 
 def document_status(plans: list[ChunkPlan]) -> str:

@@ -96,6 +96,7 @@ class Indexflow(LifecycleMixin, AdminMixin):
             if not single:
                 raise ConflictError(f"{source}: not a single document; use ingest() for folders")
             src = found[0]
+        self.tasks.own_home()
         try:
             payload = data if data is not None else src.read(self.settings.max_document_bytes)
         except OSError as exc:
@@ -112,9 +113,9 @@ class Indexflow(LifecycleMixin, AdminMixin):
         return reg
 
     def _after_commit(self, reg: Registration) -> None:
-        for plan_id, collection in reg.retired:
-            self.rt.store.delete_by_plan(collection, plan_id)
-        self.tasks.send_all(reg.work)
+        from indexflow.tasks.execute import after_commit
+
+        after_commit(self.rt, reg.applied, self.tasks.outbox)
 
     def ingest(
         self,

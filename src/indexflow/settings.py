@@ -50,7 +50,23 @@ class Settings(BaseSettings):
     )
 
     default_profile: str = "default"
-    lease_seconds: int = Field(default=600, ge=5, description="a stage not done by then is retried")
+    lease_seconds: int = Field(
+        default=600,
+        ge=5,
+        description="a claimed unit whose worker sent no heartbeat for this long is run again elsewhere",
+    )
+    retry_max_backoff_seconds: float = Field(
+        default=300.0, gt=0, description="cap of the exponential backoff while a service is down"
+    )
+    parse_timeout_seconds: int = Field(
+        default=600, ge=1, description="a parse (or bundle) running longer fails"
+    )
+    embed_timeout_seconds: int = Field(default=1800, ge=1, description="an embed batch running longer fails")
+    redeliver_after_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="a sent message no idle worker took within this long was lost by the broker: send again",
+    )
     max_document_bytes: int = Field(default=200_000_000, ge=1)
     in_process_threads: int = Field(default=2, ge=1, le=64)
 
@@ -66,6 +82,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.home / 'indexflow.db').resolve()}"
+
+    @property
+    def heartbeat_seconds(self) -> float:
+        """How often a worker renews its claims and its row in ``workers``."""
+        return max(0.5, min(10.0, self.lease_seconds / 3))
 
     @property
     def vector_path(self) -> Path:

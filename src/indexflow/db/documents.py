@@ -53,15 +53,34 @@ def get_document(s: Session, document_id: int) -> Document:
     return doc
 
 
-def find_document(s: Session, dataset_id: int, source: str) -> Document | None:
-    return s.scalar(select(Document).where(Document.dataset_id == dataset_id, Document.source == source))
+def find_document(s: Session, dataset_id: int, source: str, *, for_update: bool = False) -> Document | None:
+    q = select(Document).where(Document.dataset_id == dataset_id, Document.source == source)
+    if for_update:
+        q = q.with_for_update(of=Document)
+    return s.scalar(q)
 
 
-def create_document(s: Session, dataset_id: int, source: str, title: str | None) -> Document:
-    doc = Document(dataset_id=dataset_id, source=source, title=title, meta={})
-    s.add(doc)
-    s.flush()
-    return doc
+def create_document(s: Session, dataset_id: int, source: str, title: str | None) -> tuple[Document, bool]:
+    """Create the document of ``source``, or return the one a concurrent registration just made.
+
+    Returns:
+        The document (its row locked) and whether this call created it.
+    """
+    try:
+        with s.begin_nested():
+            doc = Document(dataset_id=dataset_id, source=source, title=title, meta={})
+            s.add(doc)
+            s.flush()
+        return doc, True
+    except IntegrityError:
+        found = s.scalar(
+            select(Document)
+            .where(Document.dataset_id == dataset_id, Document.source == source)
+            .with_for_update(of=Document)
+        )
+        if found is None:
+            raise
+        return found, False
 
 
 def list_documents(s: Session, dataset_id: int | None = None, limit: int | None = None) -> list[Document]:
@@ -96,6 +115,10 @@ def create_version(
     s.flush()
     s.add(DocumentBlob(version_id=version.id, filename=filename, data=data))
     return version
+
+
+def find_version_by_id(s: Session, version_id: int) -> DocumentVersion | None:
+    return s.get(DocumentVersion, version_id)
 
 
 def load_blob(s: Session, version_id: int) -> DocumentBlob | None:

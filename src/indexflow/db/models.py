@@ -179,7 +179,7 @@ class ChunkPlan(Base):
             sqlite_where=sa_text("is_active"),
             postgresql_where=sa_text("is_active"),
         ),
-        Index("ix_plans_status_lease", "status", "lease_until"),
+        Index("ix_plans_status", "status"),
         Index("ix_plans_document", "document_id"),
         {"sqlite_autoincrement": True},
     )
@@ -195,9 +195,15 @@ class ChunkPlan(Base):
     embedded_count: Mapped[int] = mapped_column(Integer, default=0)
     is_active: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_text("false"))
     # Fence: bumped by rerun/deactivate/purge so a late, superseded worker's writes are undone.
+    # It is also the generation being built; ``serving_generation`` is the one search shows, so
+    # an active plan that is rebuilt keeps serving its old chunks until the new ones are embedded.
     generation: Mapped[int] = mapped_column(Integer, default=0)
+    serving_generation: Mapped[int | None] = mapped_column(Integer)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    lease_until: Mapped[datetime | None]
+    # A transient failure being waited out (never a status): why, since when, next try.
+    retry_reason: Mapped[str | None] = mapped_column(Text)
+    retry_since: Mapped[datetime | None]
+    retry_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     bundled_at: Mapped[datetime | None]
@@ -210,12 +216,13 @@ class ChunkPlan(Base):
 class Bundle(Base):
     __tablename__ = "bundles"
     __table_args__ = (
-        UniqueConstraint("plan_id", "seq", name="uq_bundles_plan_seq"),
+        UniqueConstraint("plan_id", "generation", "seq", name="uq_bundles_plan_generation_seq"),
         {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     plan_id: Mapped[int] = mapped_column(ForeignKey("chunk_plans.id", ondelete="CASCADE"))
+    generation: Mapped[int] = mapped_column(Integer, default=0)
     seq: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(Text)
     component_ids: Mapped[list[str]] = mapped_column(JSON)
@@ -227,8 +234,8 @@ class Bundle(Base):
 class Chunk(Base):
     __tablename__ = "chunks"
     __table_args__ = (
-        UniqueConstraint("plan_id", "seq", name="uq_chunks_plan_seq"),
-        Index("ix_chunks_plan_status", "plan_id", "status"),
+        UniqueConstraint("plan_id", "generation", "seq", name="uq_chunks_plan_generation_seq"),
+        Index("ix_chunks_plan_generation_status", "plan_id", "generation", "status"),
         Index("ix_chunks_point", "point_id"),
         {"sqlite_autoincrement": True},
     )
@@ -236,6 +243,7 @@ class Chunk(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     plan_id: Mapped[int] = mapped_column(ForeignKey("chunk_plans.id", ondelete="CASCADE"))
     bundle_id: Mapped[int] = mapped_column(ForeignKey("bundles.id", ondelete="CASCADE"), index=True)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
     seq: Mapped[int] = mapped_column(Integer)  # within the plan
     bundle_seq: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
@@ -251,3 +259,66 @@ class Chunk(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     queued_at: Mapped[datetime | None]
     embedded_at: Mapped[datetime | None]
+
+
+class UnitKind(enum.StrEnum):
+    PARSE = "parse"
+    BUNDLE = "bundle"
+    EMBED = "embed"
+
+
+class WorkUnit(Base):
+    """One unit of work (a parse, a bundle, an embed batch): the outbox row and its claim.
+
+    Written in the transaction that makes its work visible; a relay sends it (``sent_at``); a
+    worker claims it when it starts (``claim_token``, ``claim_until`` extended by heartbeats);
+    the transaction that finishes the work deletes it. Waiting in a queue never counts: only an
+    expired claim (the worker died or hung) or a message never sent is re-sent.
+    """
+
+    __tablename__ = "work_units"
+    __table_args__ = (
+        Index("ix_units_unsent", "sent_at", "not_before"),
+        Index("ix_units_claim", "claim_until"),
+        Index("ix_units_plan", "plan_id"),
+        Index("ix_units_version", "version_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[UnitKind] = mapped_column(_enum(UnitKind, "unit_kind"))
+    queue: Mapped[str] = mapped_column(String(200))
+    version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("document_versions.id", ondelete="CASCADE")
+    )
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("chunk_plans.id", ondelete="CASCADE"))
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    chunk_ids: Mapped[list[int] | None] = mapped_column(JSON)
+    embed: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_text("true"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    not_before: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claim_token: Mapped[str | None] = mapped_column(String(36))
+    claim_until: Mapped[datetime | None]
+    executions: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    resends: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    error_since: Mapped[datetime | None]
+
+
+class WorkerBeat(Base):
+    """A live worker process: what it listens to and what it runs, refreshed by its heartbeat."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    queues: Mapped[list[str]] = mapped_column(JSON)
+    threads: Mapped[int] = mapped_column(Integer, default=1)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    beat_at: Mapped[datetime] = mapped_column(default=utcnow)
+    running: Mapped[list[int]] = mapped_column(JSON, default=list)  # unit ids running now
+    idle_since: Mapped[datetime | None]

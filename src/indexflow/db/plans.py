@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
 
 from indexflow.db.models import (
     Bundle,
@@ -47,26 +46,41 @@ def get_or_create(s: Session, document_id: int, version_id: int, profile_id: int
     )
     if plan is not None:
         return plan, False
-    plan = ChunkPlan(
-        document_id=document_id,
-        version_id=version_id,
-        profile_id=profile_id,
-        status=PlanStatus.PENDING,
-        generation=0,
-    )
-    s.add(plan)
-    s.flush()
-    return plan, True
+    try:
+        with s.begin_nested():  # a concurrent registration may create it first: re-select then
+            plan = ChunkPlan(
+                document_id=document_id,
+                version_id=version_id,
+                profile_id=profile_id,
+                status=PlanStatus.PENDING,
+                generation=0,
+            )
+            s.add(plan)
+            s.flush()
+        return plan, True
+    except IntegrityError:
+        found = s.scalar(
+            select(ChunkPlan)
+            .where(ChunkPlan.version_id == version_id, ChunkPlan.profile_id == profile_id)
+            .with_for_update(of=ChunkPlan)
+        )
+        if found is None:
+            raise
+        return found, False
 
 
-def for_version(s: Session, version_id: int) -> list[ChunkPlan]:
-    return list(s.scalars(select(ChunkPlan).where(ChunkPlan.version_id == version_id).order_by(ChunkPlan.id)))
+def for_version(s: Session, version_id: int, *, for_update: bool = False) -> list[ChunkPlan]:
+    q = select(ChunkPlan).where(ChunkPlan.version_id == version_id).order_by(ChunkPlan.id)
+    if for_update:
+        q = q.with_for_update(of=ChunkPlan)
+    return list(s.scalars(q))
 
 
-def for_document(s: Session, document_id: int) -> list[ChunkPlan]:
-    return list(
-        s.scalars(select(ChunkPlan).where(ChunkPlan.document_id == document_id).order_by(ChunkPlan.id))
-    )
+def for_document(s: Session, document_id: int, *, for_update: bool = False) -> list[ChunkPlan]:
+    q = select(ChunkPlan).where(ChunkPlan.document_id == document_id).order_by(ChunkPlan.id)
+    if for_update:
+        q = q.with_for_update(of=ChunkPlan)
+    return list(s.scalars(q))
 
 
 def for_documents(s: Session, document_ids: Sequence[int]) -> list[ChunkPlan]:
@@ -100,27 +114,24 @@ def list_plans(
     return list(s.scalars(q))
 
 
-def fail(s: Session, plan: ChunkPlan, message: str) -> None:
-    plan.status = PlanStatus.FAILED
-    plan.last_error = message[:4000]
-    plan.lease_until = None
+def clear_building(s: Session, plan: ChunkPlan) -> None:
+    """Delete the plan's bundles and chunks, except those of the generation that serves search."""
+    keep = plan.serving_generation if plan.is_active else None
+    for model in (Chunk, Bundle):
+        q = delete(model).where(model.plan_id == plan.id)
+        if keep is not None:
+            q = q.where(model.generation != keep)
+        s.execute(q)
 
 
-def reset(s: Session, plan: ChunkPlan, lease_seconds: int) -> None:
-    """Back to PENDING under a new generation; old bundles/chunks go (the bundler rebuilds them)."""
-    clear_bundles(s, plan.id)
-    plan.status = PlanStatus.PENDING
-    plan.generation += 1
-    plan.last_error = None
-    plan.bundle_count = plan.chunk_count = plan.embedded_count = 0
-    plan.attempts = 0
-    plan.bundled_at = plan.embedded_at = None
-    plan.lease_until = utcnow() + timedelta(seconds=lease_seconds)
-
-
-def clear_bundles(s: Session, plan_id: int) -> None:
-    s.execute(delete(Chunk).where(Chunk.plan_id == plan_id))
-    s.execute(delete(Bundle).where(Bundle.plan_id == plan_id))
+def drop_other_generations(s: Session, plan: ChunkPlan) -> list[str]:
+    """Delete the rows of every generation but the plan's own; returns their point ids."""
+    stale = list(
+        s.scalars(select(Chunk.point_id).where(Chunk.plan_id == plan.id, Chunk.generation != plan.generation))
+    )
+    s.execute(delete(Chunk).where(Chunk.plan_id == plan.id, Chunk.generation != plan.generation))
+    s.execute(delete(Bundle).where(Bundle.plan_id == plan.id, Bundle.generation != plan.generation))
+    return stale
 
 
 @dataclass(slots=True)
@@ -146,14 +157,16 @@ class NewChunk:
 
 
 def replace_bundles(
-    s: Session, plan_id: int, bundles: Sequence[NewBundle], chunks: Sequence[NewChunk]
+    s: Session, plan_id: int, generation: int, bundles: Sequence[NewBundle], chunks: Sequence[NewChunk]
 ) -> None:
-    """Write a plan's bundles and chunks in bulk, replacing any earlier run's rows."""
-    clear_bundles(s, plan_id)
+    """Write a generation's bundles and chunks in bulk, replacing an earlier try's rows."""
+    s.execute(delete(Chunk).where(Chunk.plan_id == plan_id, Chunk.generation == generation))
+    s.execute(delete(Bundle).where(Bundle.plan_id == plan_id, Bundle.generation == generation))
     bundle_ids: list[int] = []
     rows = [
         {
             "plan_id": plan_id,
+            "generation": generation,
             "seq": b.seq,
             "title": b.title,
             "component_ids": b.component_ids,
@@ -170,6 +183,7 @@ def replace_bundles(
     chunk_rows = [
         {
             "plan_id": plan_id,
+            "generation": generation,
             "bundle_id": bundle_ids[c.bundle_index],
             "seq": c.seq,
             "bundle_seq": c.bundle_seq,
@@ -188,20 +202,17 @@ def replace_bundles(
         s.execute(insert(Chunk), chunk_rows[start : start + 5000])
 
 
-def queue_batches(
-    s: Session, plan_id: int, batch_size: int, *, stale_before: datetime | None = None
-) -> list[list[int]]:
-    """Mark not-yet-embedded chunks QUEUED and return their ids in batches of ``batch_size``.
-
-    With ``stale_before``, only chunks that are PENDING/FAILED or were QUEUED before that time
-    (a lost message) are picked: the sweeper's re-enqueue.
-    """
-    cond: ColumnElement[bool] = Chunk.status.in_((ChunkStatus.PENDING, ChunkStatus.FAILED))
-    if stale_before is not None:
-        cond = or_(cond, and_(Chunk.status == ChunkStatus.QUEUED, Chunk.queued_at < stale_before))
-    else:
-        cond = or_(cond, Chunk.status == ChunkStatus.QUEUED)
-    ids = list(s.scalars(select(Chunk.id).where(Chunk.plan_id == plan_id, cond).order_by(Chunk.seq)))
+def queue_batches(s: Session, plan_id: int, generation: int, batch_size: int) -> list[list[int]]:
+    """Mark the generation's not-yet-embedded chunks QUEUED; their ids in batches of ``batch_size``."""
+    ids = list(
+        s.scalars(
+            select(Chunk.id)
+            .where(
+                Chunk.plan_id == plan_id, Chunk.generation == generation, Chunk.status != ChunkStatus.EMBEDDED
+            )
+            .order_by(Chunk.seq)
+        )
+    )
     if not ids:
         return []
     now = utcnow()
@@ -242,8 +253,12 @@ def mark_chunks_failed(s: Session, chunk_ids: Sequence[int], message: str) -> No
         )
 
 
-def count_chunks(s: Session, plan_id: int, status: ChunkStatus | None = None) -> int:
-    q = select(func.count()).select_from(Chunk).where(Chunk.plan_id == plan_id)
+def count_chunks(s: Session, plan_id: int, generation: int, status: ChunkStatus | None = None) -> int:
+    q = (
+        select(func.count())
+        .select_from(Chunk)
+        .where(Chunk.plan_id == plan_id, Chunk.generation == generation)
+    )
     if status is not None:
         q = q.where(Chunk.status == status)
     return s.scalar(q) or 0
@@ -251,18 +266,3 @@ def count_chunks(s: Session, plan_id: int, status: ChunkStatus | None = None) ->
 
 def point_ids(s: Session, plan_id: int) -> list[str]:
     return list(s.scalars(select(Chunk.point_id).where(Chunk.plan_id == plan_id)))
-
-
-def expired(
-    s: Session, now: datetime, *, untouched_since: datetime | None = None, limit: int = 500
-) -> list[ChunkPlan]:
-    """Non-terminal plans whose lease ran out: a lost message or a killed worker.
-
-    With ``untouched_since``, every unfinished plan not updated since then, whatever its lease.
-    """
-    q = select(ChunkPlan).where(ChunkPlan.status.in_(NON_TERMINAL), ChunkPlan.lease_until.is_not(None))
-    if untouched_since is not None:
-        q = q.where(ChunkPlan.updated_at < untouched_since)
-    else:
-        q = q.where(ChunkPlan.lease_until < now)
-    return list(s.scalars(q.order_by(ChunkPlan.id).limit(limit)))

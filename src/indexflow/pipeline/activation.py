@@ -1,70 +1,66 @@
-"""Which plan answers for a document: activation, supersession and dropping vectors."""
+"""Which plan answers for a document: activation, generation swaps and retirement.
+
+Called only by the plan state machine (``pipeline/machine.py``) inside its transaction; the
+vectors these steps make obsolete are returned in an ``Applied`` and deleted after commit.
+"""
 
 from __future__ import annotations
-
-import logging
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from indexflow.db import plans as plans_repo
 from indexflow.db.models import Chunk, ChunkPlan, ChunkStatus, Document, PlanStatus, utcnow
-from indexflow.errors import ConflictError
-from indexflow.pipeline.runtime import Runtime
+from indexflow.pipeline.machine import Applied, Queues
 
-log = logging.getLogger(__name__)
+# Retiring emits no work; the queues are never used.
+_NO_QUEUES = Queues(plan="", embed="", batch_size=1)
 
 
-def activate_when_embedded(s: Session, plan: ChunkPlan) -> list[ChunkPlan]:
-    """Decide, in the transaction that marked ``plan`` EMBEDDED, whether it now serves search.
+def complete(s: Session, plan: ChunkPlan) -> Applied:
+    """A plan just became EMBEDDED: serve it if it is its document's current version, else retire it.
 
-    It is activated when it belongs to the document's current version and the document is
-    active; the plan it replaces is retired in the same transaction, so search (which checks
-    ``is_active`` in the database) never sees both versions nor neither. A plan that cannot
-    serve (stale version, inactive document) is retired itself.
-
-    Returns:
-        The plans retired here; the caller deletes their vectors after the commit.
+    Its predecessor (another version's plan, or this plan's own older generation) stops serving
+    in the same transaction, so search never sees both nor neither.
     """
     doc = s.get(Document, plan.document_id)
     if doc is None or not doc.is_active or doc.current_version_id != plan.version_id:
-        retire(s, plan)
-        return [plan]
+        return retire(s, plan)
     return activate(s, plan)
 
 
-def activate(s: Session, plan: ChunkPlan, *, force: bool = False) -> list[ChunkPlan]:
+def activate(s: Session, plan: ChunkPlan) -> Applied:
     """Make ``plan`` the one active plan of its (document, profile), retiring the previous one."""
-    if plan.status != PlanStatus.EMBEDDED and not force:
-        raise ConflictError(
-            f"plan {plan.id} is {plan.status.value}, not EMBEDDED; activate it with force=True "
-            "to serve it anyway (it will be (re-)embedded)"
-        )
+    from indexflow.pipeline import machine
+
+    out = Applied()
     previous = plans_repo.active_for(s, plan.document_id, plan.profile_id)
-    retired: list[ChunkPlan] = []
     if previous is not None and previous.id != plan.id:
-        retire(s, previous)
-        retired.append(previous)
+        out.merge(machine.apply(s, previous, machine.Retire(), _NO_QUEUES))
         s.flush()  # the partial unique index allows one active plan: retire first
-    plan.is_active = True
-    plan.activated_at = utcnow()
-    return retired
-
-
-def retire(s: Session, plan: ChunkPlan) -> None:
-    """Take a plan out of service; its vectors are deleted after commit, so it goes back to READY."""
-    plan.is_active = False
+    if not plan.is_active:
+        plan.is_active = True
+        plan.activated_at = utcnow()
     if plan.status == PlanStatus.EMBEDDED:
-        plan.status = PlanStatus.READY
-        plan.embedded_count = 0
-        plan.embedded_at = None
-        s.execute(
-            update(Chunk)
-            .where(Chunk.plan_id == plan.id)
-            .values(status=ChunkStatus.PENDING, embedded_at=None, queued_at=None)
-        )
+        swapped_out = plans_repo.drop_other_generations(s, plan)
+        if swapped_out:
+            out.drop_points.append((plan.profile.collection, swapped_out))
+        plan.serving_generation = plan.generation
+    return out
 
 
-def drop_plan_vectors(rt: Runtime, plan_id: int, collection: str) -> None:
-    """Delete every point of a plan from the store (verified by the store's contract)."""
-    rt.store.delete_by_plan(collection, plan_id)
+def retire(s: Session, plan: ChunkPlan) -> Applied:
+    """Rows of a plan taken out of service: its chunks wait to be embedded again, its vectors go.
+
+    The state machine has already set its status; the vectors are deleted after commit.
+    """
+    plan.is_active = False
+    plan.serving_generation = None
+    plan.embedded_count = 0
+    plan.embedded_at = None
+    s.execute(
+        update(Chunk)
+        .where(Chunk.plan_id == plan.id)
+        .values(status=ChunkStatus.PENDING, embedded_at=None, queued_at=None)
+    )
+    return Applied(drop_plans=[(plan.id, plan.profile.collection)])

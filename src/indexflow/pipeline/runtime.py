@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -12,16 +11,9 @@ from indexflow.db.migrate import upgrade
 from indexflow.db.models import IndexProfile, utcnow
 from indexflow.db.session import make_engine, make_session_factory
 from indexflow.encoders.base import Encoder
+from indexflow.pipeline.machine import Queues
 from indexflow.settings import Settings
 from indexflow.stores.base import CollectionSpec, VectorStore
-
-
-@dataclass(frozen=True, slots=True)
-class Work:
-    """A message to send once the transaction that made it visible has committed."""
-
-    stage: str  # "parse" | "bundle" | "embed"
-    args: tuple[Any, ...]
 
 
 class Runtime:
@@ -72,6 +64,11 @@ class Runtime:
                         database_url=s.effective_database_url,
                     )
         return self._store
+
+    @property
+    def queues(self) -> Queues:
+        s = self.settings
+        return Queues(plan=s.plan_queue, embed=s.embed_queue, batch_size=s.embed_batch_size)
 
     @property
     def store_shares_database(self) -> bool:

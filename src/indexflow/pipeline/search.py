@@ -130,6 +130,8 @@ def _join(rt: Runtime, raw: list, dataset_name: str) -> list[Hit]:  # type: igno
                 Chunk.point_id.in_(ids),
                 Chunk.enabled,
                 ChunkPlan.is_active,
+                # A plan being rebuilt serves its old generation until the new one is swapped in.
+                Chunk.generation == ChunkPlan.serving_generation,
                 Document.is_active,
             )
         ).all()

@@ -1,84 +1,85 @@
-"""The sweeper: re-enqueue plans whose lease ran out, so lost work is delayed, never lost."""
+"""The sweeper: one at a time across the fleet, it finds work whose worker is gone.
+
+It re-sends only (1) units whose claim expired — their worker died or hung and sent no
+heartbeat for a lease —, (2) units sent but never claimed on a queue whose live workers have
+all sat idle for ``redeliver_after_seconds`` (the broker lost the message, e.g. a Redis restart
+without persistence), and (3) unfinished plans that have no unit at all (a safety net). Time
+spent waiting in a queue behind other work never counts against anything. The relay then sends
+what is due (never sent, backoff over).
+"""
 
 from __future__ import annotations
 
 import logging
-import threading
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import timedelta
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from indexflow.db import documents as docs_repo
-from indexflow.db import plans as plans_repo
-from indexflow.db.models import ChunkPlan, PlanStatus, utcnow
+from indexflow.db import units as units_repo
+from indexflow.db.models import utcnow
 from indexflow.db.session import transaction
-from indexflow.pipeline.runtime import Runtime, Work
+from indexflow.pipeline import machine
+from indexflow.pipeline.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-MAX_RESUMES = 8
+# Arbitrary constant: the advisory lock that lets one sweeper run at a time on PostgreSQL.
+_SWEEPER_LOCK = 7_204_118_332
 
 
-def resume_work(rt: Runtime, s: Session, plan: ChunkPlan) -> list[Work]:
-    """The message that moves ``plan`` on from where it stands (caller holds its row)."""
-    plan.lease_until = utcnow() + timedelta(seconds=rt.settings.lease_seconds)
-    if plan.status in (PlanStatus.PENDING, PlanStatus.BUNDLING):
-        version = docs_repo.get_version(s, plan.version_id)
-        if version.parsed_at is None:
-            return [Work("parse", (plan.version_id,))]
-        if plan.status == PlanStatus.BUNDLING:
-            plan.status = PlanStatus.PENDING
-        return [Work("bundle", (plan.id, plan.generation))]
-    if plan.status in (PlanStatus.READY, PlanStatus.EMBEDDING):
-        stale_before = utcnow() - timedelta(seconds=rt.settings.lease_seconds)
-        plan.status = PlanStatus.EMBEDDING
-        batches = plans_repo.queue_batches(
-            s, plan.id, rt.settings.embed_batch_size, stale_before=stale_before
-        )
-        if not batches:
-            return [Work("embed", (plan.id, plan.generation, []))]
-        return [Work("embed", (plan.id, plan.generation, ids)) for ids in batches]
-    return []
+@dataclass(slots=True)
+class SweepReport:
+    ran: bool = True
+    expired_claims: list[int] = field(default_factory=list)
+    lost_messages: list[int] = field(default_factory=list)
+    resumed_plans: list[int] = field(default_factory=list)
+    units: list[int] = field(default_factory=list)  # added by resumed plans: send them
+
+    @property
+    def resends(self) -> int:
+        return len(self.expired_claims) + len(self.lost_messages) + len(self.resumed_plans)
 
 
-def sweep(rt: Runtime, *, untouched_since: datetime | None = None) -> list[Work]:
-    """One pass: every plan past its lease is resumed (or failed after ``MAX_RESUMES``).
+def _take_lock(s: Session) -> bool:
+    if s.get_bind().dialect.name != "postgresql":
+        return True  # SQLite: one process per home, and writers are serialised anyway
+    # A sweeper stopped mid-pass (SIGSTOP) must not hold the lock for ever.
+    s.execute(text("SET LOCAL idle_in_transaction_session_timeout = '30s'"))
+    return bool(s.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _SWEEPER_LOCK}))
 
-    ``untouched_since`` resumes every unfinished plan not updated since then, whatever its lease:
-    the embedded default's start-up, where no other process can be working on plans left over
-    from an earlier run (its vector store is single-process).
-    """
-    work: list[Work] = []
+
+def sweep(rt: Runtime, *, owner: str | None = None) -> SweepReport:
+    """One pass. ``owner`` (the embedded default's start-up): this process owns the home, so
+    every claim of another process and every unclaimed message is from a dead run — resume all."""
+    settings = rt.settings
     with transaction(rt.sessions) as s:
-        for plan in plans_repo.expired(s, utcnow(), untouched_since=untouched_since):
-            plan.attempts += 1
-            if plan.attempts > MAX_RESUMES:
-                plans_repo.fail(
-                    s,
-                    plan,
-                    f"stalled in {plan.status.value}: no worker finished it after {MAX_RESUMES} tries",
-                )
-                continue
-            log.info("resuming plan %s stuck in %s", plan.id, plan.status.value)
-            work.extend(resume_work(rt, s, plan))
-    return work
-
-
-class SweeperThread(threading.Thread):
-    """Runs ``sweep`` every ``interval`` seconds and hands the work to ``send``."""
-
-    def __init__(self, rt: Runtime, send, interval: float) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(name="indexflow-sweeper", daemon=True)
-        self.rt, self.send, self.interval = rt, send, interval
-        self._stop = threading.Event()
-
-    def run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                for item in sweep(self.rt):
-                    self.send(item)
-            except Exception:  # the sweeper must outlive a database hiccup
-                log.exception("sweep failed")
-
-    def stop(self) -> None:
-        self._stop.set()
+        if not _take_lock(s):
+            return SweepReport(ran=False)
+        now = utcnow()
+        report = SweepReport()
+        report.expired_claims = units_repo.expire_claims(s, now, not_held_by=owner)
+        if owner is not None:
+            report.lost_messages = units_repo.resend_all_unclaimed(s)
+        else:
+            live = units_repo.live_workers(s, now - timedelta(seconds=3 * settings.heartbeat_seconds))
+            grace = timedelta(seconds=settings.redeliver_after_seconds)
+            idle = [q for q, since in units_repo.idle_queues(live).items() if since <= now - grace]
+            report.lost_messages = units_repo.resend_lost(s, idle, sent_before=now - grace)
+            units_repo.forget_dead_workers(
+                s, now - timedelta(seconds=max(60.0, 10 * settings.heartbeat_seconds))
+            )
+        for plan in units_repo.stranded_plans(s, older_than=now - timedelta(seconds=2)):
+            applied = machine.apply(s, plan, machine.Resume(), rt.queues)
+            if applied.units:
+                report.resumed_plans.append(plan.id)
+                report.units += applied.units
+    if report.resends:
+        log.info(
+            "sweeper: %d expired claim(s), %d lost message(s), %d stranded plan(s) sent again",
+            len(report.expired_claims),
+            len(report.lost_messages),
+            len(report.resumed_plans),
+        )
+    return report

@@ -1,101 +1,76 @@
-"""Thin actors: ids in, a pipeline stage, follow-up messages out. Retries declared on the actor."""
+"""Thin actors: a unit id in, ``run_unit`` does the rest. One actor per kind of unit.
+
+Retries live in the outbox (backoff recorded in the database, so they survive restarts); the
+only Dramatiq retry left is for a state database that cannot be reached at all, where nothing
+can be recorded: the message itself is retried, with backoff, for as long as that lasts.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import dramatiq
-from dramatiq.middleware import CurrentMessage
 
-from indexflow.errors import PermanentError
-from indexflow.pipeline import stages
-from indexflow.pipeline.runtime import Runtime, Work
+from indexflow.db.models import UnitKind
+from indexflow.errors import DatabaseUnavailable
+from indexflow.pipeline.runtime import Runtime
+from indexflow.tasks.execute import run_unit, time_limit_seconds
+from indexflow.tasks.heartbeat import WorkerState
+from indexflow.tasks.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
 MINUTE_MS = 60_000
 
 
+def _database_down(_retries: int, exc: BaseException) -> bool:
+    return isinstance(exc, DatabaseUnavailable)
+
+
 @dataclass
 class Actors:
-    parse_version: dramatiq.Actor[Any, Any]
-    bundle_plan: dramatiq.Actor[Any, Any]
-    embed_batch: dramatiq.Actor[Any, Any]
+    by_kind: dict[UnitKind, dramatiq.Actor[Any, Any]]
 
-    def send(self, work: Work) -> None:
-        actor = {"parse": self.parse_version, "bundle": self.bundle_plan, "embed": self.embed_batch}[
-            work.stage
-        ]
-        actor.send(*work.args)
-
-    def send_all(self, work: Sequence[Work]) -> None:
-        for item in work:
-            self.send(item)
+    def send(self, kind: UnitKind, unit_id: int) -> None:
+        self.by_kind[kind].send(unit_id)
 
 
-def _retries() -> int:
-    message = CurrentMessage.get_current_message()
-    return int(message.options.get("retries", 0)) if message is not None else 0
-
-
-def build_actors(broker: dramatiq.Broker, rt: Runtime) -> Actors:
-    """Declare the actors on ``broker``, bound to ``rt`` (one Runtime per worker process)."""
+def build_actors(broker: dramatiq.Broker, rt: Runtime, worker: WorkerState, outbox: Outbox) -> Actors:
+    """Declare the actors on ``broker``, bound to ``rt`` and this process's worker state."""
     s = rt.settings
-    max_retries = s.max_embed_retries
-    holder: dict[str, Actors] = {}
 
-    def guarded(run: Callable[[], list[Work]], on_fail: Callable[[str], None]) -> None:
-        try:
-            work = run()
-        except PermanentError as exc:
-            on_fail(str(exc))
-            return
-        except Exception as exc:
-            # Transient (or unknown) errors retry with backoff; the last try fails the plan.
-            if _retries() >= max_retries:
-                on_fail(f"gave up after {max_retries} retries: {type(exc).__name__}: {exc}")
-                return
-            log.warning("retrying after %s: %s", type(exc).__name__, exc)
-            raise
-        holder["actors"].send_all(work)
-
-    def parse_version(version_id: int) -> None:
-        guarded(
-            lambda: stages.parse_version(rt, version_id),
-            lambda msg: stages.fail_version(rt, version_id, msg),
-        )
-
-    def bundle_plan(plan_id: int, generation: int, embed: bool = True) -> None:
-        guarded(
-            lambda: stages.bundle_plan(rt, plan_id, generation, embed),
-            lambda msg: stages.fail_plan(rt, plan_id, msg),
-        )
-
-    def embed_batch(plan_id: int, generation: int, chunk_ids: list[int]) -> None:
-        guarded(
-            lambda: stages.embed_batch(rt, plan_id, generation, chunk_ids),
-            lambda msg: stages.fail_plan(rt, plan_id, msg, chunk_ids),
-        )
+    def run(unit_id: int) -> None:
+        run_unit(rt, unit_id, worker, outbox)
 
     common: dict[str, Any] = {
         "broker": broker,
-        "max_retries": max_retries,
-        "min_backoff": 500,
-        "max_backoff": 5 * MINUTE_MS,
+        "retry_when": _database_down,
+        "min_backoff": 1000,
+        "max_backoff": int(s.retry_max_backoff_seconds * 1000),
     }
-    actors = Actors(
-        parse_version=dramatiq.actor(
-            actor_name="indexflow.parse_version", queue_name=s.plan_queue, time_limit=60 * MINUTE_MS, **common
-        )(parse_version),
-        bundle_plan=dramatiq.actor(
-            actor_name="indexflow.bundle_plan", queue_name=s.plan_queue, time_limit=60 * MINUTE_MS, **common
-        )(bundle_plan),
-        embed_batch=dramatiq.actor(
-            actor_name="indexflow.embed_batch", queue_name=s.embed_queue, time_limit=30 * MINUTE_MS, **common
-        )(embed_batch),
-    )
-    holder["actors"] = actors
-    return actors
+    by_kind: dict[UnitKind, dramatiq.Actor[Any, Any]] = {}
+    for kind, queue in (
+        (UnitKind.PARSE, s.plan_queue),
+        (UnitKind.BUNDLE, s.plan_queue),
+        (UnitKind.EMBED, s.embed_queue),
+    ):
+        # A stage over its time limit gets TimeLimitExceeded (a BaseException) in its thread;
+        # run_unit turns that into a readable failure ("parse exceeded 600 s").
+        by_kind[kind] = dramatiq.actor(  # type: ignore[assignment]
+            fn=_named(run, kind),
+            actor_name=f"indexflow.{kind.value}_unit",
+            queue_name=queue,
+            time_limit=time_limit_seconds(rt, kind) * 1000,
+            **common,
+        )
+    return Actors(by_kind)
+
+
+def _named(fn: Any, kind: UnitKind) -> Any:
+    def unit(unit_id: int) -> None:
+        fn(unit_id)
+
+    unit.__name__ = f"{kind.value}_unit"
+    return unit

@@ -1,48 +1,100 @@
-"""Run the actors: in-process worker threads (embedded default) or a worker process of a fleet."""
+"""Run the actors: in-process worker threads (embedded default) or a worker process of a fleet.
+
+Both use the same path: units come out of the outbox, the actors claim and run them, a
+heartbeat renews the claims, and a sweeper thread re-sends what a dead worker left and relays
+what is due. The embedded default owns its home (one process), so at start-up it resumes at
+once everything a dead process left unfinished.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 
 import dramatiq
 
-from indexflow.pipeline.runtime import Runtime, Work
-from indexflow.pipeline.sweeper import SweeperThread, sweep
+from indexflow.db.models import UnitKind
+from indexflow.pipeline import homelock
+from indexflow.pipeline.runtime import Runtime
+from indexflow.pipeline.sweeper import SweepReport, sweep
 from indexflow.tasks.actors import Actors, build_actors
 from indexflow.tasks.broker import make_broker
+from indexflow.tasks.heartbeat import HeartbeatThread, WorkerState
+from indexflow.tasks.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
 
-class TaskRunner:
-    """Owns a broker and its actors; can run a Dramatiq worker and the sweeper in this process."""
+class SweeperThread(threading.Thread):
+    """Sweeps and relays every ``interval`` seconds (one sweeper at a time across the fleet)."""
 
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, runner: TaskRunner, interval: float) -> None:
+        super().__init__(name="indexflow-sweeper", daemon=True)
+        self.runner, self.interval = runner, interval
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.interval):
+            try:
+                self.runner.sweep_once()
+            except Exception as exc:  # the sweeper must outlive a database or broker hiccup
+                log.warning("sweep failed: %s", exc)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+
+class TaskRunner:
+    """Owns a broker, its actors and the outbox; can run a worker, heartbeat and sweeper here."""
+
+    def __init__(
+        self, rt: Runtime, *, queues: Sequence[str] | None = None, threads: int | None = None
+    ) -> None:
         self.rt = rt
-        self.broker = make_broker(rt.settings)
-        self.actors: Actors = build_actors(self.broker, rt)
-        self.in_process = not rt.settings.broker_url
+        s = rt.settings
+        self.in_process = not s.broker_url
+        self.broker = make_broker(s)
+        self.state = WorkerState(queues or [s.plan_queue, s.embed_queue], threads or s.in_process_threads)
+        self.outbox = Outbox(rt, self._send, before_send=self._ensure_in_process_worker)
+        self.actors: Actors = build_actors(self.broker, rt, self.state, self.outbox)
         self._worker: dramatiq.Worker | None = None
         self._sweeper: SweeperThread | None = None
+        self._heartbeat: HeartbeatThread | None = None
         self._lock = threading.Lock()
+        self._owns_home = False
+        self.sweeps: list[SweepReport] = []
 
-    def send(self, work: Work) -> None:
+    def _send(self, kind: UnitKind, unit_id: int) -> None:
+        self.actors.send(kind, unit_id)
+
+    def _ensure_in_process_worker(self) -> None:
         if self.in_process:
             self.start_worker(self.rt.settings.in_process_threads)
-        self.actors.send(work)
 
-    def send_all(self, work: list[Work]) -> None:
-        for item in work:
-            self.send(item)
+    def own_home(self) -> None:
+        """Embedded default: take the home's lock (refuses if another process holds it)."""
+        if self.in_process and not self._owns_home:
+            homelock.acquire(self.rt.settings.home)
+            self._owns_home = True
+
+    def send(self, unit_ids: Sequence[int]) -> None:
+        """Send committed units (the outbox's fast path; the relay catches what this misses)."""
+        self.outbox.send(unit_ids)
 
     def start_worker(
         self, threads: int, queues: list[str] | None = None, sweep_interval: float | None = None
     ) -> None:
-        """Start consuming (idempotent). Also starts the sweeper and runs one sweep right away."""
+        """Start consuming (idempotent), with the heartbeat and the sweeper; resume leftovers."""
         with self._lock:
             if self._worker is not None:
                 return
+            self.own_home()
+            if queues:
+                self.state.queues = list(queues)
+            self.state.threads = threads
+            self._heartbeat = HeartbeatThread(self.rt, self.state)
+            self._heartbeat.start()
             self._worker = dramatiq.Worker(
                 self.broker,
                 queues=set(queues) if queues else None,
@@ -50,18 +102,23 @@ class TaskRunner:
                 worker_timeout=200,
             )
             self._worker.start()
-            interval = sweep_interval or max(5.0, self.rt.settings.lease_seconds / 4)
-            self._sweeper = SweeperThread(self.rt, self.actors.send, interval)
+            interval = sweep_interval or max(1.0, min(5.0, self.rt.settings.lease_seconds / 5))
+            self._sweeper = SweeperThread(self, interval)
             self._sweeper.start()
         try:
-            # Page through: each resumed plan gets a fresh lease, so it is not picked twice.
-            for _ in range(10_000):
-                work = sweep(self.rt, untouched_since=self.rt.started_at if self.in_process else None)
-                if not work:
-                    break
-                self.actors.send_all(work)
-        except Exception:
-            log.exception("initial sweep failed")
+            # In-process, this process owns the home: what a dead run left is resumed right now.
+            self.sweep_once(owner=self.state.id if self.in_process else None)
+        except Exception as exc:
+            log.warning("initial sweep failed: %s", exc)
+
+    def sweep_once(self, *, owner: str | None = None) -> SweepReport:
+        report = sweep(self.rt, owner=owner)
+        if report.ran:
+            self.outbox.send(report.units)
+            self.outbox.relay()
+            if report.resends:
+                self.sweeps.append(report)
+        return report
 
     def join(self) -> None:
         """Block until every queued in-process message has been processed."""
@@ -80,4 +137,10 @@ class TaskRunner:
             if self._worker is not None:
                 self._worker.stop(timeout=30_000)
                 self._worker = None
+            if self._heartbeat is not None:
+                self._heartbeat.stop()
+                self._heartbeat = None
         self.broker.close()
+        if self._owns_home:
+            homelock.release(self.rt.settings.home)
+            self._owns_home = False

@@ -30,11 +30,12 @@ def run_worker(settings: Settings, queues: list[str] | None, threads: int) -> No
         torch.set_num_threads(settings.encoder_threads)
     rt = Runtime(settings)
     rt.ensure_schema()
-    runner = TaskRunner(rt)
+    queues = queues or [settings.plan_queue, settings.embed_queue]
+    runner = TaskRunner(rt, queues=queues, threads=threads)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    runner.start_worker(threads, queues=queues or [settings.plan_queue, settings.embed_queue])
+    runner.start_worker(threads, queues=queues)
     log.info("worker consuming %s with %d threads", queues, threads)
     try:
         stop.wait()

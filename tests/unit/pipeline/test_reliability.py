@@ -8,10 +8,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from indexflow.db.models import Chunk, ChunkPlan, ChunkStatus, PlanStatus, utcnow
+from indexflow.db import units as units_repo
+from indexflow.db.models import ChunkPlan, IndexProfile, PlanStatus, UnitKind, WorkUnit, utcnow
+from indexflow.db.session import transaction
 from indexflow.errors import StoreUnavailable
 from indexflow.pipeline.register import register_source
 from indexflow.pipeline.sweeper import sweep
+from tests.manual_worker import ManualWorker, units
 
 
 def _plan(ix, plan_id: int) -> ChunkPlan:  # type: ignore[no-untyped-def]
@@ -19,94 +22,154 @@ def _plan(ix, plan_id: int) -> ChunkPlan:  # type: ignore[no-untyped-def]
         return s.get(ChunkPlan, plan_id)
 
 
-def test_a_lost_message_is_resumed_by_the_sweeper_once_its_lease_runs_out(ix, corpus: Path) -> None:
-    # given a registered document whose parse message was never sent (lost)
+def test_work_committed_but_never_sent_is_sent_by_the_relay(ix, corpus: Path) -> None:
+    # given a document registered by a process that crashed between commit and send
     data = (corpus / "composting.txt").read_bytes()
     reg = register_source(ix.rt, dataset="d", source="lost.txt", data=data, filename="lost.txt")
     [plan_id] = reg.plan_ids
-    assert reg.work and _plan(ix, plan_id).status == PlanStatus.PENDING
-    # when the lease has not run out, the sweeper leaves it alone
-    assert sweep(ix.rt) == []
-    # when it has, the sweeper resumes it and the plan completes
-    with ix.rt.sessions.begin() as s:
-        s.execute(update(ChunkPlan).values(lease_until=utcnow() - timedelta(seconds=1)))
-    work = sweep(ix.rt)
-    assert [w.stage for w in work] == ["parse"]
-    ix.tasks.send_all(work)
+    [unit] = units(ix)
+    assert (unit.kind, unit.sent_at, _plan(ix, plan_id).status) == (UnitKind.PARSE, None, PlanStatus.PENDING)
+    # when a worker starts, its relay sends the unsent unit and the plan completes
+    ix.tasks.start_worker(1)
     ix.wait([plan_id], timeout=300)
     assert _plan(ix, plan_id).status == PlanStatus.EMBEDDED
+    assert units(ix) == []  # nothing left queued or claimed
 
 
-def test_a_plan_left_embedding_by_a_dead_worker_finishes_after_a_sweep(ix, corpus: Path) -> None:
-    report = ix.ingest([str(corpus / "git_guide.md")], dataset="d", wait=True, timeout=300)
-    plan_id = report.documents[0].plans[0]["plan_id"]
-    # given a worker that died mid-plan: half the chunks QUEUED long ago, the plan EMBEDDING, the
-    # plan not active yet
+def test_a_unit_waiting_in_the_queue_is_never_resent_however_long_it_waits(ix, corpus: Path) -> None:
+    # given a sent message that no worker has taken yet (a backlog), its plan long untouched
+    manual = ManualWorker(ix)
+    report = ix.ingest([str(corpus / "composting.txt")], dataset="d", wait=False)
+    [sent] = manual.take()
     with ix.rt.sessions.begin() as s:
-        ids = list(s.scalars(select(Chunk.id).where(Chunk.plan_id == plan_id).order_by(Chunk.seq)))
-        half = ids[: max(1, len(ids) // 2)]
+        old = utcnow() - timedelta(hours=3)
+        s.execute(update(WorkUnit).values(sent_at=old, created_at=old))
+        s.execute(update(ChunkPlan).values(updated_at=old))
+    # when the sweeper runs (no worker is idle on the queue: none is running)
+    swept = sweep(ix.rt)
+    # then it re-sends nothing, and the queued message still runs the plan to the end
+    assert swept.ran and swept.resends == 0 and swept.units == []
+    manual.run(sent)
+    manual.drain()
+    assert ix.plan(report.documents[0].plans[0]["plan_id"])["status"] == "EMBEDDED"
+
+
+def test_an_expired_claim_is_taken_over_and_a_live_one_is_left_alone(settings, corpus: Path) -> None:
+    from indexflow import Indexflow
+
+    with Indexflow(settings.model_copy(update={"embed_batch_size": 2})) as ix:
+        _expired_and_live_claims(ix, corpus)
+
+
+def _expired_and_live_claims(ix, corpus: Path) -> None:  # type: ignore[no-untyped-def]
+    # given a plan whose embed units were claimed by two workers: one alive, one dead
+    manual = ManualWorker(ix)
+    ix.ingest([str(corpus / "git_guide.md")], dataset="d", wait=False)
+    manual.run(manual.take(UnitKind.PARSE)[0])
+    manual.run(manual.take(UnitKind.BUNDLE)[0])
+    embeds = manual.take(UnitKind.EMBED)
+    assert len(embeds) >= 2
+    with transaction(ix.rt.sessions) as s:
+        alive = units_repo.claim(s, embeds[0], "alive-worker", 60)
+        dead = units_repo.claim(s, embeds[1], "dead-worker", 60)
+        assert alive and dead
         s.execute(
-            update(Chunk)
-            .where(Chunk.id.in_(half))
-            .values(status=ChunkStatus.QUEUED, queued_at=utcnow() - timedelta(hours=1))
+            update(WorkUnit).where(WorkUnit.id == embeds[1]).values(claim_until=utcnow() - timedelta(seconds=1))
         )
-        s.execute(
-            update(ChunkPlan)
-            .where(ChunkPlan.id == plan_id)
-            .values(status=PlanStatus.EMBEDDING, lease_until=utcnow() - timedelta(seconds=1), is_active=False)
+    # when the sweeper runs
+    swept = sweep(ix.rt)
+    # then only the dead worker's unit is released (to be sent again); the live claim holds
+    assert swept.expired_claims == [embeds[1]]
+    with ix.rt.sessions() as s:
+        rows = {u.id: u for u in s.scalars(select(WorkUnit).where(WorkUnit.id.in_(embeds[:2])))}
+    assert rows[embeds[0]].claimed_by == "alive-worker"
+    assert rows[embeds[1]].claimed_by is None and rows[embeds[1]].sent_at is None
+    # and a duplicate message for the live unit does not run it a second time
+    manual.run(embeds[0])
+    with ix.rt.sessions() as s:
+        assert s.get(WorkUnit, embeds[0]).executions == 1
+
+
+def test_the_embedded_default_resumes_at_once_what_a_dead_process_left(settings, corpus: Path) -> None:
+    from indexflow import Indexflow
+
+    # given a first process that registered two documents, sent their messages, and died
+    with Indexflow(settings) as first:
+        ManualWorker(first)
+        report = first.ingest(
+            [str(corpus / "composting.txt"), str(corpus / "git_guide.md")], dataset="d", wait=False
         )
-    work = sweep(ix.rt)
-    assert [w.stage for w in work] == ["embed"] * len(work) and work
-    assert sorted(i for w in work for i in w.args[2]) == sorted(half)
-    ix.tasks.send_all(work)
-    ix.wait([plan_id], timeout=300)
-    plan = _plan(ix, plan_id)
-    assert plan.status == PlanStatus.EMBEDDED and plan.is_active and plan.embedded_count == len(ids)
+        assert {d.status for d in report.documents} == {"PENDING"}
+        assert all(u.sent_at is not None for u in units(first))
+    # when the same files are ingested again by a new process (unchanged: nothing new to send)
+    with Indexflow(settings) as second:
+        again = second.ingest(
+            [str(corpus / "composting.txt"), str(corpus / "git_guide.md")], dataset="d", wait=True, timeout=300
+        )
+        # then the leftover plans were resumed at start-up (not after a lease) and finished
+        assert {d.status for d in again.documents} == {"EMBEDDED"}
+        assert second.tasks.sweeps and second.tasks.sweeps[0].lost_messages
+        assert units(second) == []
 
 
 class FlakyStore:
     """The real store, whose upserts fail ``failures`` times first (a store restart)."""
 
-    def __init__(self, inner, failures: int) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, inner, failures: int, error: Exception | None = None) -> None:  # type: ignore[no-untyped-def]
         self.inner, self.failures, self.calls = inner, failures, 0
+        self.error = error or StoreUnavailable("connection refused (test)")
 
     def upsert(self, collection, points, **kw):  # type: ignore[no-untyped-def]
         self.calls += 1
         if self.calls <= self.failures:
-            raise StoreUnavailable("connection refused (test)")
+            raise self.error
         return self.inner.upsert(collection, points, **kw)
 
     def __getattr__(self, name):  # type: ignore[no-untyped-def]
         return getattr(self.inner, name)
 
 
-def test_a_transient_store_failure_is_retried_with_backoff_and_the_plan_completes(ix, corpus: Path) -> None:
-    flaky = FlakyStore(ix.rt.store, failures=2)
-    ix.rt._store = flaky
-    report = ix.ingest([str(corpus / "composting.txt")], dataset="d", wait=True, timeout=300)
-    assert report.ok and report.documents[0].status == "EMBEDDED"
-    assert flaky.calls >= 3
+def test_a_store_outage_never_fails_the_plan_status_says_why_and_it_finishes_when_the_store_returns(
+    few_retries, corpus: Path
+) -> None:
+    from indexflow import Indexflow
+
+    with Indexflow(few_retries) as ix:
+        # given a store that refuses far more often than the retry limit of unknown errors (1)
+        flaky = FlakyStore(ix.rt.store, failures=4)
+        ix.rt._store = flaky
+        report = ix.ingest([str(corpus / "composting.txt")], dataset="d", wait=False)
+        plan_id = report.documents[0].plans[0]["plan_id"]
+        # when it is down, the plan waits (never FAILED) and says why and until when
+        seen: set[str] = set()
+        prog = ix.wait([plan_id], timeout=300, on_progress=lambda _p: seen.add(str(ix.plan(plan_id)["retrying"])))
+        # then once the store answers again the plan finishes by itself
+        assert prog.plans_failed == 0 and ix.plan(plan_id)["status"] == "EMBEDDED"
+        assert flaky.calls >= 5
+        assert any("store unavailable: connection refused" in s and "next try" in s for s in seen)
+        assert ix.plan(plan_id)["retrying"] is None
 
 
 @pytest.fixture
 def few_retries(settings):  # type: ignore[no-untyped-def]
-    return settings.model_copy(update={"max_embed_retries": 1})
+    return settings.model_copy(update={"max_embed_retries": 1, "retry_max_backoff_seconds": 1.0})
 
 
-def test_retries_are_bounded_then_the_plan_fails_with_the_reason(few_retries, corpus: Path) -> None:
+def test_an_unknown_error_is_retried_a_bounded_number_of_times_then_fails_with_the_reason(
+    few_retries, corpus: Path
+) -> None:
     from indexflow import Indexflow
 
     with Indexflow(few_retries) as ix:
-        ix.rt._store = FlakyStore(ix.rt.store, failures=10_000)
+        ix.rt._store = FlakyStore(ix.rt.store, failures=10_000, error=RuntimeError("disk on fire (test)"))
         report = ix.ingest([str(corpus / "composting.txt")], dataset="d", wait=True, timeout=300)
         [doc] = report.documents
         assert doc.status == "FAILED"
-        assert "gave up after 1 retries" in doc.error and "connection refused" in doc.error
+        assert "gave up after 1 retries" in doc.error and "disk on fire" in doc.error
+        assert units(ix) == []
 
 
 def test_a_permanent_error_fails_the_plan_at_once_without_retrying(ix, corpus: Path) -> None:
-    from indexflow.db.models import IndexProfile
-
     # a profile that declares the wrong dimension: retrying cannot help
     with ix.rt.sessions.begin() as s:
         from indexflow.pipeline.profiles import ensure_default_profile
@@ -127,29 +190,15 @@ def test_a_permanent_error_fails_the_plan_at_once_without_retrying(ix, corpus: P
     with ix.rt.sessions() as s:
         batches = s.scalar(select(ChunkPlan.chunk_count)) // ix.settings.embed_batch_size + 1
     assert len(calls) <= batches  # each batch tried once: no retries
+    assert units(ix) == []
 
 
-def test_an_ingest_killed_midway_is_finished_by_the_next_ingest_of_the_same_files(
-    settings, corpus: Path
-) -> None:
-    from indexflow import Indexflow
-
-    # given a first process that registered the documents and died before any worker ran
-    with Indexflow(settings) as first:
-        sent: list[object] = []
-        first.tasks.send_all = sent.extend  # type: ignore[method-assign]
-        first.tasks.start_worker = lambda *a, **k: None  # type: ignore[method-assign]
-        report = first.ingest(
-            [str(corpus / "composting.txt"), str(corpus / "git_guide.md")], dataset="d", wait=False
-        )
-        assert sent and {d.status for d in report.documents} == {"PENDING"}
-    # when the same files are ingested again by a new process (unchanged, leases still running)
-    with Indexflow(settings) as second:
-        again = second.ingest(
-            [str(corpus / "composting.txt"), str(corpus / "git_guide.md")],
-            dataset="d",
-            wait=True,
-            timeout=300,
-        )
-    # then the leftover plans were resumed at start-up and finished
-    assert {d.status for d in again.documents} == {"EMBEDDED"}
+def test_a_message_whose_rows_were_deleted_ends_quietly(ix, corpus: Path) -> None:
+    # given a parse message for a document deleted before any worker ran it
+    manual = ManualWorker(ix)
+    report = ix.ingest([str(corpus / "composting.txt")], dataset="d", wait=False)
+    [parse] = manual.take()
+    ix.delete_document(report.documents[0].document_id)
+    # when the message is delivered, it ends at once: no retry, no error, nothing left
+    manual.run(parse)
+    assert units(ix) == [] and manual.sent == []

@@ -1,0 +1,144 @@
+"""Run one work unit: claim it, run its stage, and let the error's class decide what follows.
+
+- success: the stage's transaction deleted the unit and added the next ones; send them.
+- ``TransientError`` (a store, broker or database outage, a timeout, a 429): the unit goes back
+  with exponential backoff (capped at ``retry_max_backoff_seconds``) for as long as the outage
+  lasts; the plan never fails for it, and ``status`` shows why it waits and until when.
+- ``PermanentError`` (bad input, configuration): the plan fails at once with the reason.
+- a time limit: the unit fails with "parse exceeded 600 s".
+- ``NotFound`` (its rows were deleted meanwhile): it ends quietly.
+- any other exception (a bug): retried with backoff ``max_embed_retries`` times, then the plan
+  fails with "gave up after N retries: …".
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from dramatiq.middleware import TimeLimitExceeded
+
+from indexflow.db import plans as plans_repo
+from indexflow.db import units as units_repo
+from indexflow.db.models import UnitKind, utcnow
+from indexflow.db.session import transaction
+from indexflow.db.units import Claim, ClaimLost
+from indexflow.errors import IndexflowError, NotFound, PermanentError, TransientError
+from indexflow.pipeline import machine, stages
+from indexflow.pipeline.machine import Applied
+from indexflow.pipeline.runtime import Runtime
+from indexflow.tasks.heartbeat import WorkerState
+from indexflow.tasks.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+STAGES = {
+    UnitKind.PARSE: stages.parse_version,
+    UnitKind.BUNDLE: stages.bundle_plan,
+    UnitKind.EMBED: stages.embed_batch,
+}
+
+
+def time_limit_seconds(rt: Runtime, kind: UnitKind) -> int:
+    s = rt.settings
+    return s.embed_timeout_seconds if kind == UnitKind.EMBED else s.parse_timeout_seconds
+
+
+def run_unit(rt: Runtime, unit_id: int, worker: WorkerState, outbox: Outbox) -> None:
+    """Run unit ``unit_id`` if it is still due and nobody else holds it (a duplicate is a no-op).
+
+    Raises:
+        DatabaseUnavailable: the state database is down; the actor lets Dramatiq retry the message.
+    """
+    with transaction(rt.sessions) as s:
+        claim = units_repo.claim(s, unit_id, worker.id, rt.settings.lease_seconds)
+    if claim is None:
+        return
+    worker.started(claim)
+    applied = Applied()
+    try:
+        applied = STAGES[claim.kind](rt, claim)
+    except ClaimLost as exc:
+        log.warning("%s", exc)
+    except NotFound as exc:
+        log.info("unit %s ends: %s", unit_id, exc)
+        with transaction(rt.sessions) as s:
+            units_repo.delete_unit(s, unit_id)
+    except PermanentError as exc:
+        applied = fail(rt, claim, str(exc))
+    except TimeLimitExceeded:
+        applied = fail(rt, claim, f"{claim.kind.value} exceeded {time_limit_seconds(rt, claim.kind)} s")
+    except TransientError as exc:
+        retry(rt, claim, exc, bounded=False)
+    except Exception as exc:
+        log.exception("unit %s (%s) raised", unit_id, claim.kind.value)
+        applied = retry(rt, claim, exc, bounded=True)
+    finally:
+        worker.done(claim)
+    after_commit(rt, applied, outbox)
+
+
+def after_commit(rt: Runtime, applied: Applied, outbox: Outbox | None) -> None:
+    """Drop the vectors a committed step made obsolete, then send the units it added."""
+    try:
+        for plan_id, collection in applied.drop_plans:
+            rt.store.delete_by_plan(collection, plan_id)
+        for collection, ids in applied.drop_points:
+            rt.store.delete_points(collection, ids)
+    except TransientError as exc:
+        # Invisible to search already (the database decides); `indexflow reconcile` removes them.
+        log.warning("could not drop obsolete vectors now (%s); reconcile will", exc)
+    if outbox is not None:
+        outbox.send(applied.units)
+
+
+def fail(rt: Runtime, claim: Claim, message: str) -> Applied:
+    """Fail the unit's plan (or every plan of its version, for a parse) with ``message``."""
+    if claim.kind == UnitKind.PARSE and claim.version_id is not None:
+        return stages.fail_version(rt, claim.version_id, message)
+    with transaction(rt.sessions) as s:
+        units_repo.delete_unit(s, claim.unit_id)
+        plan = plans_repo.find(s, claim.plan_id or -1, for_update=True)
+        if plan is None:
+            return Applied()
+        if claim.chunk_ids and plan.generation == claim.generation:
+            plans_repo.mark_chunks_failed(s, claim.chunk_ids, message)
+        return machine.apply(s, plan, machine.Fail(message, claim.generation), rt.queues)
+
+
+def retry(rt: Runtime, claim: Claim, exc: BaseException, *, bounded: bool) -> Applied:
+    """Give the unit back with backoff; a bounded (unknown) error fails after ``max_embed_retries``."""
+    failures = claim.failures + 1
+    limit = rt.settings.max_embed_retries
+    reason = describe(exc)
+    if bounded and failures > limit:
+        return fail(rt, claim, f"gave up after {limit} retries: {type(exc).__name__}: {exc}")
+    delay = machine.backoff(failures, cap=rt.settings.retry_max_backoff_seconds)
+    with transaction(rt.sessions) as s:
+        next_try = units_repo.retry_later(s, claim, delay=delay, error=reason)
+        if next_try is not None:
+            _mark_waiting(rt, s, claim, reason, claim.error_since or utcnow(), next_try)
+    log.warning(
+        "unit %s (%s) will retry in %.0f s: %s",
+        claim.unit_id,
+        claim.kind.value,
+        delay.total_seconds(),
+        reason,
+    )
+    return Applied()
+
+
+def _mark_waiting(rt: Runtime, s, claim: Claim, reason: str, since: datetime, next_try: datetime) -> None:  # type: ignore[no-untyped-def]
+    if claim.plan_id is not None:
+        plans = [p for p in [plans_repo.find(s, claim.plan_id, for_update=True)] if p is not None]
+    else:
+        plans = plans_repo.for_version(s, claim.version_id or -1, for_update=True)
+    for plan in plans:
+        machine.apply(s, plan, machine.Waiting(reason, since, next_try), rt.queues)
+
+
+def describe(exc: BaseException) -> str:
+    """A short, readable reason: "store unavailable: connection refused"."""
+    if isinstance(exc, IndexflowError):
+        return f"{exc.code.replace('_', ' ')}: {exc}"
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,62 @@
+"""The outbox relay: send committed work units to the broker and mark them sent.
+
+Units are written in the transaction that makes their work visible; this sends them after that
+commit. A crash (or a broker outage) between commit and send leaves them unsent, and the
+sweeper's relay sends them later: work is delayed, never lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from indexflow.db import units as units_repo
+from indexflow.db.models import UnitKind, utcnow
+from indexflow.db.session import transaction
+from indexflow.db.units import Outgoing
+from indexflow.pipeline.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+Send = Callable[[UnitKind, int], None]
+
+
+class Outbox:
+    """Sends units through ``send(kind, unit_id)`` (the actors) and records that they went."""
+
+    def __init__(self, rt: Runtime, send: Send, before_send: Callable[[], None] | None = None) -> None:
+        self.rt, self._send, self._before_send = rt, send, before_send
+
+    def send(self, unit_ids: Sequence[int]) -> int:
+        """Send these (just committed) units; returns how many went out."""
+        if not unit_ids:
+            return 0
+        with transaction(self.rt.sessions) as s:
+            items = units_repo.outgoing(s, unit_ids)
+        return self._deliver(items)
+
+    def relay(self, limit: int = 1000) -> int:
+        """Send every unit that is due and unsent (never sent, backoff over, claim expired)."""
+        with transaction(self.rt.sessions) as s:
+            items = units_repo.due_unsent(s, utcnow(), limit)
+        return self._deliver(items)
+
+    def _deliver(self, items: list[Outgoing]) -> int:
+        if not items:
+            return 0
+        if self._before_send is not None:
+            self._before_send()
+        sent: list[int] = []
+        try:
+            for item in items:
+                self._send(item.kind, item.unit_id)
+                sent.append(item.unit_id)
+        except Exception as exc:  # broker down: the rest stays unsent; the relay tries again
+            log.warning(
+                "broker refused a message (%s); %d unit(s) left for the relay", exc, len(items) - len(sent)
+            )
+        finally:
+            if sent:
+                with transaction(self.rt.sessions) as s:
+                    units_repo.mark_sent(s, sent)
+        return len(sent)
