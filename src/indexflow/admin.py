@@ -13,7 +13,6 @@ from indexflow.db import profiles as profiles_repo
 from indexflow.db.models import (
     Chunk,
     ChunkPlan,
-    ChunkStatus,
     Dataset,
     Document,
     IndexProfile,
@@ -57,6 +56,8 @@ class ReconcileReport:
     fixed: bool
     orphan_points: dict[str, list[str]] = field(default_factory=dict)  # collection -> ids
     plans_missing_points: list[int] = field(default_factory=list)
+    # collections of profiles that no longer exist (e.g. purged with --preserve-vectors) -> points
+    detached_collections: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self) | {"orphan_count": sum(len(v) for v in self.orphan_points.values())}
@@ -209,48 +210,48 @@ class AdminMixin:
 
     # -- reconcile --------------------------------------------------------------------------------
     def reconcile(self, *, fix: bool = False) -> ReconcileReport:
-        """Compare store and database: orphan points, and active plans whose points are missing.
+        """Compare store and database: orphan points, detached collections, plans missing points.
 
-        With ``fix``, orphans are deleted and plans with missing points are rebuilt.
+        A point is an orphan only if, checked again in the database *after* the store scan, no
+        live plan owns it: its chunk row is gone (or its plan is unknown) and its plan is not
+        being built, or its plan is retired. So points written while the scan runs are never
+        taken for orphans. Collections named like indexflow's whose profile is gone (a purge
+        with ``--preserve-vectors``, or one whose store was down) are listed as detached.
+        With ``fix``: orphans are deleted, detached collections dropped, plans missing points
+        rebuilt.
         """
         report = ReconcileReport(fixed=fix)
         with transaction(self.rt.readers) as s:
-            expected: dict[str, tuple[set[str], dict[str, int]]] = {}
-            for prof in profiles_repo.list_all(s):
-                rows = s.execute(
-                    select(Chunk.point_id, ChunkPlan.id, ChunkPlan.is_active, ChunkPlan.status, Chunk.status)
-                    .join(ChunkPlan, ChunkPlan.id == Chunk.plan_id)
-                    .where(ChunkPlan.profile_id == prof.id)
-                ).all()
-                # A point may exist for a chunk already embedded or one being embedded right now.
-                allowed = {
-                    pid
-                    for pid, _, _, pst, cst in rows
-                    if (cst == ChunkStatus.EMBEDDED and pst != PlanStatus.FAILED)
-                    or cst == ChunkStatus.QUEUED
-                    or pst == PlanStatus.EMBEDDING
-                }
-                required = {
-                    pid: plan_id
-                    for pid, plan_id, active, pst, cst in rows
-                    if active and pst == PlanStatus.EMBEDDED and cst == ChunkStatus.EMBEDDED
-                }
-                expected[prof.collection] = (allowed, required)
+            profiles = {p.collection: p.id for p in profiles_repo.list_all(s)}
+            required = {
+                prof_coll: plans_repo.required_points(s, prof_id) for prof_coll, prof_id in profiles.items()
+            }
+        for collection in self.rt.store.collections():
+            if collection not in profiles:
+                report.detached_collections[collection] = self.rt.store.count(collection)
         missing: set[int] = set()
-        for collection, (allowed, required) in expected.items():
+        for collection in profiles:
+            candidates: dict[str, int | None] = {}
             present: set[str] = set()
-            orphans: list[str] = []
             for point in self.rt.store.iter_points(collection):
                 present.add(point.id)
-                if point.id not in allowed:
-                    orphans.append(point.id)
+                candidates[point.id] = point.payload.get("plan_id")
+            with transaction(self.rt.readers) as s:
+                live = plans_repo.live_point_ids(s, list(candidates))
+                orphans = [
+                    pid
+                    for pid, plan_id in candidates.items()
+                    if pid not in live and not plans_repo.being_built(s, plan_id)
+                ]
             if orphans:
                 report.orphan_points[collection] = orphans
                 if fix:
                     self.rt.store.delete_points(collection, orphans)
-            missing |= {plan_id for pid, plan_id in required.items() if pid not in present}
+            missing |= {plan_id for pid, plan_id in required[collection].items() if pid not in present}
         report.plans_missing_points = sorted(missing)
         if fix:
+            for collection in report.detached_collections:
+                self.rt.store.drop_collection(collection)
             for plan_id in report.plans_missing_points:
                 self.rerun_plan(plan_id)  # type: ignore[attr-defined]
         return report

@@ -14,6 +14,7 @@
     │   └── EncoderError                the encoder rejected the input / is misconfigured
     ├── NotFound                        an id or name that does not exist
     ├── ConflictError                   an operation the current state forbids (e.g. edit a used profile)
+    │   └── NoWorkers                   a broker is set but no live worker listens on a needed queue
     └── ConfigurationError              settings that cannot work together
 
 Adapters translate vendor exceptions at their boundary (``raise StoreUnavailable(...) from exc``)
@@ -85,6 +86,10 @@ class NotFound(IndexflowError):
 
 class ConflictError(IndexflowError):
     code = "conflict"
+
+
+class NoWorkers(ConflictError):
+    code = "no_workers"
 
 
 class ConfigurationError(IndexflowError):

@@ -19,7 +19,7 @@ from indexflow.admin import AdminMixin
 from indexflow.db import documents as docs_repo
 from indexflow.db import plans as plans_repo
 from indexflow.db.session import transaction
-from indexflow.errors import ConflictError, IndexflowError
+from indexflow.errors import ConflictError, IndexflowError, NoWorkers
 from indexflow.lifecycle import LifecycleMixin
 from indexflow.pipeline.register import Registration, register_source
 from indexflow.pipeline.runtime import Runtime
@@ -126,17 +126,28 @@ class Indexflow(LifecycleMixin, AdminMixin):
         profiles: list[str] | None = None,
         on_progress: Callable[[Progress], None] | None = None,
         timeout: float | None = None,
+        require_workers: bool = True,
     ) -> IngestReport:
         """Ingest files, folders (recursively) and URIs into ``dataset``.
 
         Each document is committed and its work enqueued one at a time (memory stays flat). With
         ``wait`` the call follows progress in the database until every plan has finished.
 
+        With a broker, a needed queue without a live worker raises ``NoWorkers`` before anything
+        is registered, unless ``require_workers`` is false (register now, wait for a worker).
+
         Returns:
             A report with one entry per document: its status, plans and any error.
         """
         if isinstance(paths, str):
             paths = [paths]
+        if not self.tasks.in_process and require_workers:
+            missing = self.missing_workers()
+            if missing:
+                raise NoWorkers(
+                    f"no worker is listening on {', '.join(missing)}; start one with `indexflow worker` "
+                    "(or ingest with --keep-waiting to register now and wait for one)"
+                )
         if self.tasks.in_process:
             # This process is the worker: start it now, so plans left unfinished by an earlier run
             # (killed mid-ingest) are resumed even if every file is unchanged this time.
@@ -225,6 +236,38 @@ class Indexflow(LifecycleMixin, AdminMixin):
     ) -> list[Hit]:
         """The ``k`` chunks most similar to ``query`` among the dataset's searchable documents."""
         return search(self.rt, query, dataset=dataset, k=k, profile=profile, document_ids=document_ids)
+
+    def workers(self) -> list[dict[str, Any]]:
+        """Live worker processes (heartbeat within the last few beats): host, pid, queues, units."""
+        from datetime import timedelta
+
+        from indexflow.db import units as units_repo
+        from indexflow.db.models import utcnow
+        from indexflow.reports import iso
+
+        since = utcnow() - timedelta(seconds=3 * self.settings.heartbeat_seconds + 5)
+        with transaction(self.rt.readers) as s:
+            return [
+                {
+                    "id": w.id,
+                    "host": w.host,
+                    "pid": w.pid,
+                    "queues": list(w.queues),
+                    "threads": w.threads,
+                    "running_units": list(w.running),
+                    "started_at": iso(w.started_at),
+                    "last_beat": iso(w.beat_at),
+                    "idle_since": iso(w.idle_since),
+                }
+                for w in units_repo.live_workers(s, since)
+            ]
+
+    def missing_workers(self) -> list[str]:
+        """The queues ingest needs that no live worker listens on (empty in-process)."""
+        if self.tasks.in_process:
+            return []
+        listening = {q for w in self.workers() for q in w["queues"]}
+        return [q for q in (self.settings.plan_queue, self.settings.embed_queue) if q not in listening]
 
     def datasets(self) -> list[str]:
         """Names of the datasets that exist."""

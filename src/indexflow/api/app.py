@@ -80,7 +80,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ix = request.app.state.ix
         with ix.rt.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-        return {"status": "ok", "broker": "in-process" if ix.tasks.in_process else "external"}
+        per_queue: dict[str, int] = {q: 0 for q in (ix.settings.plan_queue, ix.settings.embed_queue)}
+        for w in ix.workers():
+            for q in w["queues"]:
+                per_queue[q] = per_queue.get(q, 0) + 1
+        missing = [q for q, n in per_queue.items() if n == 0]
+        return {
+            "status": "ok" if not missing else "degraded",
+            "broker": "in-process" if ix.tasks.in_process else "external",
+            "workers": per_queue,
+            "queues_without_workers": missing,
+        }
 
     @app.get("/v1/events")
     async def events(
@@ -105,7 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             start = since if since.tzinfo is not None else since.replace(tzinfo=UTC)
 
         async def stream() -> AsyncIterator[dict[str, str]]:
-            cursor = start
+            cursor: tuple[datetime, int] = (start - timedelta(microseconds=1), 0)
             seen: dict[int, tuple[str, int]] = {}
             while not await request.is_disconnected():
                 changes, cursor = await run_in_threadpool(
@@ -116,7 +126,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     if seen.get(change["plan_id"]) != key:
                         seen[change["plan_id"]] = key
                         yield {"event": "plan", "data": json.dumps(change)}
-                await asyncio.sleep(0.5)
+                if len(changes) < routes.EVENTS_PAGE:
+                    await asyncio.sleep(0.5)  # caught up; a full page is followed at once
 
         return EventSourceResponse(stream(), ping=15)
 

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 from starlette.exceptions import HTTPException
 
 from indexflow.api.schemas import (
@@ -18,7 +17,8 @@ from indexflow.api.schemas import (
     SearchResponse,
     UriIngest,
 )
-from indexflow.db.models import ChunkPlan, Document, as_utc
+from indexflow.db import plans as plans_repo
+from indexflow.db.models import as_utc
 from indexflow.db.session import transaction
 from indexflow.errors import ConfigurationError, ConflictError, InputTooLarge
 from indexflow.pipeline.sources import Source
@@ -168,23 +168,32 @@ def search(request: Request, body: SearchRequest) -> dict[str, Any]:
     return {"hits": [h.to_dict() for h in hits]}
 
 
+EVENTS_PAGE = 500
+
+
 def plan_changes(
-    ix: Any, since: datetime, dataset: str | None, document_id: int | None
-) -> tuple[list[dict[str, Any]], datetime]:
-    """Plans updated after ``since`` (for /v1/events) and the new watermark."""
+    ix: Any, cursor: tuple[datetime, int], dataset: str | None, document_id: int | None
+) -> tuple[list[dict[str, Any]], tuple[datetime, int]]:
+    """Plans changed after ``cursor`` = (updated_at, id), in that order, and the next cursor.
+
+    Pages by (updated_at, id), so any number of plans changing within the same instant are
+    all delivered, page after page. Once caught up, the cursor steps back a little, so a row
+    committed late with an earlier timestamp still shows (the stream drops repeats).
+    """
     with transaction(ix.rt.readers) as s:
-        q = select(ChunkPlan).where(ChunkPlan.updated_at >= since).order_by(ChunkPlan.updated_at).limit(500)
-        if document_id is not None:
-            q = q.where(ChunkPlan.document_id == document_id)
+        ds_id = None
         if dataset is not None:
             from indexflow.db.documents import find_dataset_id
 
             ds_id = find_dataset_id(s, dataset)
             if ds_id is None:
-                return [], since
-            q = q.join(Document, Document.id == ChunkPlan.document_id).where(Document.dataset_id == ds_id)
-        plans = list(s.scalars(q))
+                return [], cursor
+        plans = plans_repo.changed_after(
+            s, cursor, dataset_id=ds_id, document_id=document_id, limit=EVENTS_PAGE
+        )
         out = [plan_view(p) for p in plans]
-        # Overlap the window a little: rows committed late with an earlier timestamp still show.
-        watermark = max((as_utc(p.updated_at) for p in plans), default=since) - timedelta(seconds=2)
-        return out, max(watermark, since)
+    if len(plans) == EVENTS_PAGE:
+        last = plans[-1]
+        return out, (as_utc(last.updated_at), last.id)
+    newest = max((as_utc(p.updated_at) for p in plans), default=cursor[0])
+    return out, (max(cursor[0], newest - timedelta(seconds=2)), 0)

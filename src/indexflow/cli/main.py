@@ -33,6 +33,10 @@ def ingest(
         list[str] | None, typer.Option(help="profile(s) to build; default: all active")
     ] = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="follow until every plan finished")] = True,
+    keep_waiting: Annotated[
+        bool,
+        typer.Option("--keep-waiting", help="with a broker: register even if no worker is listening yet"),
+    ] = False,
     json_out: Json = False,
 ) -> None:
     """Ingest documents; exits 1 and lists the failures if any document failed."""
@@ -43,10 +47,11 @@ def ingest(
                 "is the worker: waiting for the work to finish"
             )
             wait = True
+        need = not keep_waiting
         if json_out or not console.is_terminal:
-            report = ix.ingest(paths, dataset=dataset, wait=wait, profiles=profile)
+            report = ix.ingest(paths, dataset=dataset, wait=wait, profiles=profile, require_workers=need)
         else:
-            report = _ingest_with_bars(ix, paths, dataset, wait, profile)
+            report = _ingest_with_bars(ix, paths, dataset, wait, profile, need)
         if json_out:
             print_json(report.to_dict())
         else:
@@ -70,7 +75,7 @@ def ingest(
             raise typer.Exit(1)
 
 
-def _ingest_with_bars(ix, paths, dataset, wait, profile):  # type: ignore[no-untyped-def]
+def _ingest_with_bars(ix, paths, dataset, wait, profile, need_workers):  # type: ignore[no-untyped-def]
     columns = (TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as bars:
         reg = bars.add_task("registered", total=None)
@@ -84,7 +89,14 @@ def _ingest_with_bars(ix, paths, dataset, wait, profile):  # type: ignore[no-unt
             bars.update(bundled, completed=p.bundled, total=p.plans_total)
             bars.update(embedded, completed=p.chunks_embedded, total=max(p.chunks_total, 1))
 
-        return ix.ingest(paths, dataset=dataset, wait=wait, profiles=profile, on_progress=update)
+        return ix.ingest(
+            paths,
+            dataset=dataset,
+            wait=wait,
+            profiles=profile,
+            on_progress=update,
+            require_workers=need_workers,
+        )
 
 
 @app.command()

@@ -59,6 +59,30 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2) from exc
 
     @app.command()
+    def workers(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
+        """List live worker processes: host, pid, queues, what each runs now, last heartbeat."""
+        from indexflow.cli.common import facade
+
+        with facade() as ix:
+            rows = ix.workers()
+            if json_out:
+                print_json(rows)
+                return
+            if not rows:
+                where = "in-process (no broker)" if ix.tasks.in_process else "the broker's queues"
+                console.print(f"no live worker on {where}; start one with `indexflow worker`")
+                return
+            for w in rows:
+                doing = (
+                    f"running units {w['running_units']}"
+                    if w["running_units"]
+                    else f"idle since {w['idle_since']}"
+                )
+                queues = ",".join(w["queues"])
+                line = f"{w['host']} pid {w['pid']}  queues {queues}  {doing}  last beat {w['last_beat']}"
+                console.print(line, highlight=False)
+
+    @app.command()
     def serve(
         host: Annotated[str | None, typer.Option(help="bind address")] = None,
         port: Annotated[int | None, typer.Option(help="port")] = None,

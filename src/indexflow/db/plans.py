@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -266,3 +267,79 @@ def count_chunks(s: Session, plan_id: int, generation: int, status: ChunkStatus 
 
 def point_ids(s: Session, plan_id: int) -> list[str]:
     return list(s.scalars(select(Chunk.point_id).where(Chunk.plan_id == plan_id)))
+
+
+def required_points(s: Session, profile_id: int) -> dict[str, int]:
+    """Point id -> plan id of every chunk that must be in the store: embedded, of a serving plan."""
+    rows = s.execute(
+        select(Chunk.point_id, ChunkPlan.id)
+        .join(ChunkPlan, ChunkPlan.id == Chunk.plan_id)
+        .where(
+            ChunkPlan.profile_id == profile_id,
+            ChunkPlan.is_active,
+            Chunk.generation == ChunkPlan.serving_generation,
+            Chunk.status == ChunkStatus.EMBEDDED,
+        )
+    )
+    return {pid: plan_id for pid, plan_id in rows}
+
+
+def live_point_ids(s: Session, point_ids: Sequence[str]) -> set[str]:
+    """The given point ids that a chunk of a live plan owns (serving, or of the generation being built)."""
+    live: set[str] = set()
+    for start in range(0, len(point_ids), 900):
+        part = point_ids[start : start + 900]
+        rows = s.execute(
+            select(
+                Chunk.point_id,
+                Chunk.generation,
+                ChunkPlan.generation,
+                ChunkPlan.serving_generation,
+                ChunkPlan.is_active,
+                ChunkPlan.status,
+                Chunk.status,
+            )
+            .join(ChunkPlan, ChunkPlan.id == Chunk.plan_id)
+            .where(Chunk.point_id.in_(part))
+        )
+        for pid, cgen, pgen, serving, active, pstatus, cstatus in rows:
+            if active and cgen == serving:
+                live.add(pid)  # serving
+            elif (
+                cgen == pgen
+                and pstatus in (PlanStatus.EMBEDDING, PlanStatus.EMBEDDED)
+                and (cstatus in (ChunkStatus.QUEUED, ChunkStatus.EMBEDDED))
+            ):
+                live.add(pid)  # written by the build in progress (or just completed)
+    return live
+
+
+def being_built(s: Session, plan_id: int | None) -> bool:
+    """Whether a plan is being built now (a late write of it may not have its chunk row yet)."""
+    if plan_id is None:
+        return False
+    status = s.scalar(select(ChunkPlan.status).where(ChunkPlan.id == plan_id))
+    return status in (PlanStatus.PENDING, PlanStatus.BUNDLING, PlanStatus.EMBEDDING)
+
+
+def changed_after(
+    s: Session,
+    cursor: tuple[datetime, int],
+    *,
+    dataset_id: int | None = None,
+    document_id: int | None = None,
+    limit: int = 500,
+) -> list[ChunkPlan]:
+    """Plans whose (updated_at, id) comes after ``cursor``, oldest first (keyset paging)."""
+    at, last_id = cursor
+    q = (
+        select(ChunkPlan)
+        .where(or_(ChunkPlan.updated_at > at, and_(ChunkPlan.updated_at == at, ChunkPlan.id > last_id)))
+        .order_by(ChunkPlan.updated_at, ChunkPlan.id)
+        .limit(limit)
+    )
+    if document_id is not None:
+        q = q.where(ChunkPlan.document_id == document_id)
+    if dataset_id is not None:
+        q = q.join(Document, Document.id == ChunkPlan.document_id).where(Document.dataset_id == dataset_id)
+    return list(s.scalars(q))

@@ -96,7 +96,9 @@ def _plan_work(rt: Runtime, s: Session, reg: Registration, plan: ChunkPlan, new:
         return
     if plan.status == PlanStatus.READY and plan.bundled_at is not None:
         # Retired earlier (vectors dropped) and wanted again: embed its chunks again.
-        if machine.apply(s, plan, machine.Rewant(), rt.queues).changed and reg.outcome == "unchanged":
+        rewanted = machine.apply(s, plan, machine.Rewant(), rt.queues)
+        reg.applied.merge(rewanted)
+        if rewanted.changed and reg.outcome == "unchanged":
             reg.outcome = "resumed"
     # In progress: its units are in the outbox; the sweeper looks after them if a worker dies.
 

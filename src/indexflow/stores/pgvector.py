@@ -423,6 +423,18 @@ class PgVectorStore:
                 return
             after = rows[-1][0]
 
+    def collections(self) -> list[str]:
+        """Collections whose table name maps back to them (every name indexflow itself makes)."""
+        with self._connection("list collections") as conn:
+            rows = conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+                "AND table_name LIKE 'indexflow\\_vec\\_%%'",
+                (self._schema,),
+            ).fetchall()
+        prefix = "indexflow_vec_"
+        names = [str(r[0])[len(prefix) :] for r in rows]
+        return sorted(n for n in names if table_name(n) == prefix + n and n.startswith("indexflow_"))
+
     def drop_collection(self, collection: str) -> None:
         self._specs.pop(collection, None)
         with self._connection(f"drop {collection}") as conn:

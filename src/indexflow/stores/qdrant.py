@@ -299,6 +299,10 @@ class QdrantStore:
             if offset is None:
                 return
 
+    def collections(self) -> list[str]:
+        found = self._call("list collections", self._client.get_collections)
+        return sorted(c.name for c in found.collections if c.name.startswith("indexflow_"))
+
     def drop_collection(self, collection: str) -> None:
         self._known.pop(collection, None)
         self._call(f"drop {collection}", self._client.delete_collection, collection, missing=None)

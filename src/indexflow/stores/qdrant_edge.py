@@ -269,6 +269,15 @@ class QdrantEdgeStore:
             if offset is None:
                 return
 
+    def collections(self) -> list[str]:
+        if not self._root.is_dir():
+            return []
+        return sorted(
+            p.name
+            for p in self._root.iterdir()
+            if p.is_dir() and p.name.startswith("indexflow_") and _NAME.match(p.name)
+        )
+
     def drop_collection(self, collection: str) -> None:
         folder = self._dir(collection)
         with self._lock:

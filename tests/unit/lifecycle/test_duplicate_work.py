@@ -1,81 +1,132 @@
-"""Duplicate work (at-least-once delivery, a sweep that resumes a plan) never loses vectors."""
+"""Duplicate work (at-least-once delivery, a hung worker's unit taken over) never loses vectors."""
 
 from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from indexflow.pipeline import stages
-from indexflow.pipeline.runtime import Work
+from sqlalchemy import update
+
+from indexflow.db.models import UnitKind, WorkUnit, utcnow
+from indexflow.tasks import execute
+from indexflow.tasks.heartbeat import WorkerState
+from tests.manual_worker import ManualWorker, units
 
 from .conftest import BEES, CountingEncoder, chunk_rows, points, write_doc
 
 
-def test_a_duplicate_embed_message_that_loses_the_race_leaves_the_plans_points_in_place(
+def _embed_unit(ix, docs_dir: Path) -> tuple[ManualWorker, int, int]:  # type: ignore[no-untyped-def]
+    manual = ManualWorker(ix)
+    report = ix.ingest(
+        [str(write_doc(docs_dir / "bees.txt", BEES, paragraphs=4))], dataset="docs", wait=False
+    )
+    [plan_id] = [p["plan_id"] for p in report.documents[0].plans]
+    manual.run(manual.take(UnitKind.PARSE)[0])
+    manual.run(manual.take(UnitKind.BUNDLE)[0])
+    [embed] = manual.take(UnitKind.EMBED)
+    return manual, plan_id, embed
+
+
+class SlowEncoder(CountingEncoder):
+    """Holds the encode of the thread named ``slow`` until ``release`` is set."""
+
+    release = threading.Event()
+
+    def encode(self, texts: Any) -> Any:
+        vectors = super().encode(texts)
+        if threading.current_thread().name == "slow":
+            self.release.wait(120)
+        return vectors
+
+
+def _slow_encoder(ix, monkeypatch, log: list[int]) -> threading.Event:  # type: ignore[no-untyped-def]
+    real, lock = ix.rt.encoder, threading.Lock()
+    release = threading.Event()
+    enc_cls = type("Slow", (SlowEncoder,), {"release": release})
+    monkeypatch.setattr(ix.rt, "encoder", lambda profile: enc_cls(real(profile), log, lock))
+    return release
+
+
+def _wait_for(cond, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + 120
+    while not cond() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert cond(), what
+
+
+def test_a_duplicate_message_for_a_unit_a_live_worker_runs_does_not_run_it_again(
     ix, docs_dir: Path, monkeypatch
 ) -> None:
-    # given a document registered with its messages held back, then parsed and bundled by hand
-    sent: list[Work] = []
-    monkeypatch.setattr(ix.tasks, "send_all", sent.extend)
-    path = write_doc(docs_dir / "bees.txt", BEES, paragraphs=4)
-    report = ix.ingest([str(path)], dataset="docs", wait=False)
-    [plan_id] = [p["plan_id"] for p in report.documents[0].plans]
-    [parse] = sent
-    [bundle] = stages.parse_version(ix.rt, *parse.args)
-    [embed] = stages.bundle_plan(ix.rt, *bundle.args)
-    assert embed.stage == "embed"
-
-    # when the same embed message is delivered twice and the second copy encodes while the
-    # first one is still running, then finishes after the first one completed the plan
-    first_done = threading.Event()
-    real = ix.rt.encoder
+    # given an embed unit that one worker is running (slowly)
+    manual, plan_id, embed = _embed_unit(ix, docs_dir)
     log: list[int] = []
-    lock = threading.Lock()
+    release = _slow_encoder(ix, monkeypatch, log)
+    first = threading.Thread(target=manual.run, args=(embed,), name="slow")
+    first.start()
+    _wait_for(lambda: log, "the first worker never reached the encoder")
 
-    class LateEncoder(CountingEncoder):
-        def encode(self, texts: Any) -> Any:
-            vectors = super().encode(texts)
-            if threading.current_thread().name == "late-copy":
-                first_done.wait(120)
-            return vectors
+    # when a second worker gets a duplicate of the same message
+    other = WorkerState(["indexing-embed"], 1)
+    manual.run(embed, as_worker=other)
 
-    monkeypatch.setattr(ix.rt, "encoder", lambda profile: LateEncoder(real(profile), log, lock))
-    late = threading.Thread(target=stages.embed_batch, args=(ix.rt, *embed.args), name="late-copy")
-    late.start()
-    deadline = time.monotonic() + 120
-    while not log and late.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.01)  # until the late copy has read its chunks and encoded them
-    assert log, "the late copy never reached the encoder"
-    stages.embed_batch(ix.rt, *embed.args)
-    first_done.set()
-    late.join(timeout=120)
-
-    # then the plan is EMBEDDED and every one of its chunks still has its point
+    # then it does not run the unit (no second encode); the first finishes the plan
+    assert len(log) == 1
+    release.set()
+    first.join(timeout=120)
     assert ix.plan(plan_id)["status"] == "EMBEDDED"
-    chunks = chunk_rows(ix, plan_id)
-    assert points(ix, [plan_id]) == len(chunks) > 0
+    assert points(ix, [plan_id]) == len(chunk_rows(ix, plan_id)) > 0
+    assert units(ix) == []
+
+
+def test_a_hung_worker_whose_unit_was_taken_over_changes_nothing_when_it_wakes_up(
+    ix, docs_dir: Path, monkeypatch
+) -> None:
+    # given an embed unit whose worker hangs (SIGSTOP) past its claim, so another takes it over
+    manual, plan_id, embed = _embed_unit(ix, docs_dir)
+    log: list[int] = []
+    release = _slow_encoder(ix, monkeypatch, log)
+    hung = threading.Thread(target=manual.run, args=(embed,), name="slow")
+    hung.start()
+    _wait_for(lambda: log, "the hung worker never reached the encoder")
+    with ix.rt.sessions.begin() as s:
+        s.execute(update(WorkUnit).values(claim_until=utcnow() - timedelta(seconds=1)))
+    from indexflow.pipeline.sweeper import sweep
+
+    assert sweep(ix.rt).expired_claims == [embed]
+    manual.run(embed, as_worker=WorkerState(["indexing-embed"], 1))
+    assert ix.plan(plan_id)["status"] == "EMBEDDED"
+
+    # when the hung worker wakes up and finishes its (now superseded) run
+    release.set()
+    hung.join(timeout=120)
+
+    # then the plan is still EMBEDDED with every point in place, and nothing is left queued
+    assert ix.plan(plan_id)["status"] == "EMBEDDED"
+    assert points(ix, [plan_id]) == len(chunk_rows(ix, plan_id)) > 0
+    assert units(ix) == []
 
 
 def test_a_fresh_process_sends_the_work_of_a_new_document_once(ix, docs_dir: Path, monkeypatch) -> None:
     # given a fresh facade whose in-process worker has not started yet
-    calls: list[tuple[str, tuple[Any, ...]]] = []
-    for name in ("parse_version", "bundle_plan"):
-        real = getattr(stages, name)
+    calls: list[tuple[UnitKind, int | None]] = []
+    for kind in (UnitKind.PARSE, UnitKind.BUNDLE):
+        real = execute.STAGES[kind]
 
-        def counting(*args: Any, _real: Any = real, _name: str = name) -> Any:
-            calls.append((_name, args[1:]))
-            return _real(*args)
+        def counting(rt: Any, claim: Any, _real: Any = real, _kind: UnitKind = kind) -> Any:
+            calls.append((_kind, claim.version_id if _kind == UnitKind.PARSE else claim.plan_id))
+            return _real(rt, claim)
 
-        monkeypatch.setattr(stages, name, counting)
+        monkeypatch.setitem(execute.STAGES, kind, counting)
 
     # when its first document is ingested (which starts the worker and its start-up sweep)
     report = ix.ingest([str(write_doc(docs_dir / "bees.txt", BEES, paragraphs=4))], dataset="docs", wait=True)
     ix.tasks.join()
 
-    # then the version was parsed and the plan bundled by one message each, not also by the sweep
+    # then the version was parsed and the plan bundled by one run each, not also by the sweep
     [plan] = report.documents[0].plans
-    assert [c for c in calls if c[0] == "parse_version"] == [("parse_version", (plan["version_id"],))]
-    assert [c[1][0] for c in calls if c[0] == "bundle_plan"] == [plan["plan_id"]]
+    assert [c for c in calls if c[0] == UnitKind.PARSE] == [(UnitKind.PARSE, plan["version_id"])]
+    assert [c[1] for c in calls if c[0] == UnitKind.BUNDLE] == [plan["plan_id"]]
     assert points(ix, [plan["plan_id"]]) == plan["chunk_count"]

@@ -74,7 +74,9 @@ def _expired_and_live_claims(ix, corpus: Path) -> None:  # type: ignore[no-untyp
         dead = units_repo.claim(s, embeds[1], "dead-worker", 60)
         assert alive and dead
         s.execute(
-            update(WorkUnit).where(WorkUnit.id == embeds[1]).values(claim_until=utcnow() - timedelta(seconds=1))
+            update(WorkUnit)
+            .where(WorkUnit.id == embeds[1])
+            .values(claim_until=utcnow() - timedelta(seconds=1))
         )
     # when the sweeper runs
     swept = sweep(ix.rt)
@@ -104,7 +106,10 @@ def test_the_embedded_default_resumes_at_once_what_a_dead_process_left(settings,
     # when the same files are ingested again by a new process (unchanged: nothing new to send)
     with Indexflow(settings) as second:
         again = second.ingest(
-            [str(corpus / "composting.txt"), str(corpus / "git_guide.md")], dataset="d", wait=True, timeout=300
+            [str(corpus / "composting.txt"), str(corpus / "git_guide.md")],
+            dataset="d",
+            wait=True,
+            timeout=300,
         )
         # then the leftover plans were resumed at start-up (not after a lease) and finished
         assert {d.status for d in again.documents} == {"EMBEDDED"}
@@ -142,7 +147,9 @@ def test_a_store_outage_never_fails_the_plan_status_says_why_and_it_finishes_whe
         plan_id = report.documents[0].plans[0]["plan_id"]
         # when it is down, the plan waits (never FAILED) and says why and until when
         seen: set[str] = set()
-        prog = ix.wait([plan_id], timeout=300, on_progress=lambda _p: seen.add(str(ix.plan(plan_id)["retrying"])))
+        prog = ix.wait(
+            [plan_id], timeout=300, on_progress=lambda _p: seen.add(str(ix.plan(plan_id)["retrying"]))
+        )
         # then once the store answers again the plan finishes by itself
         assert prog.plans_failed == 0 and ix.plan(plan_id)["status"] == "EMBEDDED"
         assert flaky.calls >= 5
