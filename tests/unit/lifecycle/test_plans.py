@@ -137,3 +137,67 @@ def test_the_database_allows_only_one_active_plan_per_document_and_profile(ix, d
     with pytest.raises(IntegrityError), ix.rt.sessions() as s, s.begin():
         s.execute(update(ChunkPlan).where(ChunkPlan.id == v1_plan).values(is_active=True))
     assert _active_plans(ix, doc_id) == [v2_plan]
+
+
+def test_rerunning_an_active_plan_keeps_its_document_in_search_until_the_new_generation_swaps_in(
+    ix, docs_dir: Path, monkeypatch
+) -> None:
+    import threading
+
+    from indexflow.errors import EncoderError
+
+    # given an embedded, serving plan
+    doc_id, plan_id = ingest_one(ix, write_doc(docs_dir / "bees.txt", BEES, paragraphs=3))
+    query = "waggle dance of honey bees"
+    assert ix.search(query, dataset="docs", k=1)[0].document.id == doc_id
+
+    # when it is rerun and its rebuild fails (an encoder that refuses every batch)
+    real = ix.rt.encoder
+
+    class Refusing:
+        def __init__(self, inner):  # type: ignore[no-untyped-def]
+            self.inner = inner
+
+        def __getattr__(self, name):  # type: ignore[no-untyped-def]
+            return getattr(self.inner, name)
+
+        def encode(self, texts):  # type: ignore[no-untyped-def]
+            raise EncoderError("model refused the batch (test)")
+
+    monkeypatch.setattr(ix.rt, "encoder", lambda profile: Refusing(real(profile)))
+    ix.rerun_plan(plan_id)
+    ix.wait([plan_id], timeout=300)
+
+    # then the plan says FAILED with the reason, yet the document is still found (old generation)
+    failed = ix.plan(plan_id)
+    assert failed["status"] == "FAILED" and "refused the batch" in failed["last_error"]
+    hits = ix.search(query, dataset="docs", k=3)
+    assert hits and {h.document.id for h in hits} == {doc_id}
+
+    # when it is rerun again with a working encoder, while another thread keeps searching
+    monkeypatch.setattr(ix.rt, "encoder", real)
+    seen: list[bool] = []
+    stop = threading.Event()
+
+    def searcher() -> None:
+        while not stop.is_set():
+            seen.append(any(h.document.id == doc_id for h in ix.search(query, dataset="docs", k=3)))
+
+    t = threading.Thread(target=searcher)
+    t.start()
+    try:
+        ix.rerun_plan(plan_id)
+        ix.wait([plan_id], timeout=300)
+    finally:
+        stop.set()
+        t.join(timeout=60)
+
+    # then every search during the rebuild found it, and the new generation serves alone
+    assert seen and all(seen)
+    after = ix.plan(plan_id)
+    assert (
+        after["status"] == "EMBEDDED"
+        and after["is_active"]
+        and after["generation"] == failed["generation"] + 1
+    )
+    assert points(ix, [plan_id]) == after["chunk_count"] == len(chunk_rows(ix, plan_id))

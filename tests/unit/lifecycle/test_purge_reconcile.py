@@ -225,3 +225,51 @@ def test_reconcile_reports_a_plan_whose_points_were_deleted_and_fix_rebuilds_it(
     assert ix.search(BEE_QUERY, dataset="docs", k=1)[0].document.id == bees
     after = ix.reconcile()
     assert after.plans_missing_points == [] and after.orphan_points == {}
+
+
+def test_reconcile_never_deletes_points_of_a_document_embedded_while_it_scans(ix, docs_dir: Path) -> None:
+    # given one embedded document, and a store scan during which a second document gets embedded
+    ingest_one(ix, write_doc(docs_dir / "bees.txt", BEES, paragraphs=2))
+    store = ix.rt.store
+    real_iter = store.iter_points
+    late: dict[str, int] = {}
+
+    def scan_while_ingesting(coll, batch_size=1000):  # type: ignore[no-untyped-def]
+        first = True
+        for point in real_iter(coll, batch_size):
+            yield point
+            if first:
+                first = False
+                late["doc"], late["plan"] = ingest_one(ix, write_doc(docs_dir / "trains.txt", TRAINS))
+
+    store.iter_points = scan_while_ingesting  # type: ignore[method-assign]
+    try:
+        fixed = ix.reconcile(fix=True)
+    finally:
+        store.iter_points = real_iter  # type: ignore[method-assign]
+
+    # then nothing of the late document was taken for an orphan; it is searchable
+    assert late and fixed.to_dict()["orphan_count"] == 0
+    assert points(ix, [late["plan"]]) == len(chunk_rows(ix, late["plan"])) > 0
+    assert ix.search("steam locomotive boiler", dataset="docs", k=1)[0].document.id == late["doc"]
+
+
+def test_a_profile_purged_with_preserved_vectors_shows_up_as_a_detached_collection(
+    ix, docs_dir: Path
+) -> None:
+    # given a second profile built for a document, then purged with --preserve-vectors
+    ingest_one(ix, write_doc(docs_dir / "bees.txt", BEES, paragraphs=2))
+    ix.create_profile("v2", chunk_size=64, chunk_overlap=8)
+    view = ix.activate_profile("v2")
+    ix.wait(view["plan_ids"], timeout=300)
+    kept = points(ix, profile="v2")
+    assert kept > 0
+    ix.purge(profile="v2", preserve_vectors=True)
+
+    # then reconcile lists its collection as detached, with its points; --fix drops it
+    found = ix.reconcile()
+    assert found.detached_collections == {view["collection"]: kept}
+    assert view["collection"] in ix.rt.store.collections()  # reporting changes nothing
+    ix.reconcile(fix=True)
+    assert view["collection"] not in ix.rt.store.collections()
+    assert ix.reconcile().detached_collections == {}
