@@ -96,3 +96,48 @@ def test_preview_of_an_unreadable_file_is_a_clear_error(tmp_path: Path, fixtures
     proc = run(tmp_path, "preview", str(fixtures_dir / "random.bin"), check=False)
     assert proc.returncode == 1
     assert "error" in proc.stderr.lower() and "Traceback" not in proc.stderr
+
+
+def test_a_second_process_on_a_home_that_indexflow_serve_holds_refuses_before_changing_anything(
+    tmp_path: Path, corpus: Path
+) -> None:
+    import socket
+    import time
+    import urllib.request
+
+    home = tmp_path / "state"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    # given `indexflow serve` running on a home
+    server = subprocess.Popen(
+        [sys.executable, "-m", "indexflow.cli.main", "serve", "--port", str(port)],
+        env=os.environ | {"INDEXFLOW_HOME": str(home)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+                    health = json.loads(resp.read())
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "serve did not come up"
+                time.sleep(0.5)
+        assert health["workers"]["indexing-plan"] >= 1  # the in-process worker heartbeats too
+
+        # when `indexflow ingest` is run on the same home
+        proc = run(home, "ingest", str(corpus / "composting.txt"), "--dataset", "d", check=False)
+
+        # then it refuses, naming the process that holds the home and what to do instead
+        assert proc.returncode != 0
+        assert f"pid {server.pid}" in proc.stderr and "HTTP API" in proc.stderr
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/documents", timeout=10) as resp:
+            listed = json.loads(resp.read())
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    # and nothing was registered in the server's database
+    assert listed == {"documents": []}

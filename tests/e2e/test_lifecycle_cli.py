@@ -202,6 +202,7 @@ def test_profiles_purge_and_reconcile_commands_end_to_end(tmp_path: Path) -> Non
         "fixed": False,
         "orphan_points": {},
         "plans_missing_points": [],
+        "detached_collections": {},
         "orphan_count": 0,
     }
     assert js(home, "plans", "show", str(bees_plan))["status"] == "EMBEDDED"

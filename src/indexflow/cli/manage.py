@@ -287,10 +287,12 @@ def register(app: typer.Typer) -> None:
             if json_out:
                 print_json(data)
             else:
+                detached = ", ".join(f"{c} ({n} points)" for c, n in report.detached_collections.items())
                 console.print(
                     f"orphan points: {data['orphan_count']}; plans missing points: "
-                    f"{report.plans_missing_points or 'none'}" + (" — fixed" if fix else "")
+                    f"{report.plans_missing_points or 'none'}; detached collections: {detached or 'none'}"
+                    + (" — fixed" if fix else "")
                 )
             # A check: findings that were not fixed exit 1, with --json as without.
-            if (data["orphan_count"] or report.plans_missing_points) and not fix:
+            if (data["orphan_count"] or report.plans_missing_points or report.detached_collections) and not fix:
                 raise typer.Exit(1)
