@@ -294,5 +294,6 @@ def register(app: typer.Typer) -> None:
                     + (" — fixed" if fix else "")
                 )
             # A check: findings that were not fixed exit 1, with --json as without.
-            if (data["orphan_count"] or report.plans_missing_points or report.detached_collections) and not fix:
+            findings = data["orphan_count"] or report.plans_missing_points or report.detached_collections
+            if findings and not fix:
                 raise typer.Exit(1)
