@@ -142,7 +142,7 @@ class Indexflow(LifecycleMixin, AdminMixin):
         if isinstance(paths, str):
             paths = [paths]
         if not self.tasks.in_process and require_workers:
-            missing = self.missing_workers()
+            missing = self.missing_workers(wait=self.settings.worker_wait_seconds)
             if missing:
                 raise NoWorkers(
                     f"no worker is listening on {', '.join(missing)}; start one with `indexflow worker` "
@@ -262,12 +262,20 @@ class Indexflow(LifecycleMixin, AdminMixin):
                 for w in units_repo.live_workers(s, since)
             ]
 
-    def missing_workers(self) -> list[str]:
-        """The queues ingest needs that no live worker listens on (empty in-process)."""
+    def missing_workers(self, *, wait: float = 0.0) -> list[str]:
+        """The queues ingest needs that no live worker listens on (empty in-process).
+
+        With ``wait``, keeps looking that many seconds (a worker that just started beats soon).
+        """
         if self.tasks.in_process:
             return []
-        listening = {q for w in self.workers() for q in w["queues"]}
-        return [q for q in (self.settings.plan_queue, self.settings.embed_queue) if q not in listening]
+        deadline = time.monotonic() + wait
+        while True:
+            listening = {q for w in self.workers() for q in w["queues"]}
+            missing = [q for q in (self.settings.plan_queue, self.settings.embed_queue) if q not in listening]
+            if not missing or time.monotonic() >= deadline:
+                return missing
+            time.sleep(0.5)
 
     def datasets(self) -> list[str]:
         """Names of the datasets that exist."""

@@ -62,6 +62,11 @@ class Settings(BaseSettings):
         default=600, ge=1, description="a parse (or bundle) running longer fails"
     )
     embed_timeout_seconds: int = Field(default=1800, ge=1, description="an embed batch running longer fails")
+    worker_wait_seconds: float = Field(
+        default=15.0,
+        ge=0,
+        description="with a broker, how long ingest looks for a live worker before refusing",
+    )
     redeliver_after_seconds: float = Field(
         default=30.0,
         gt=0,

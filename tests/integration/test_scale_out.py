@@ -90,3 +90,30 @@ def test_postgres_rabbitmq_qdrant_local_mode_with_a_worker_process(
         assert len(plans) == 6 and all(st == "EMBEDDED" and active for st, active, _ in plans)
         fleet.stop()
         assert ix.rt.store.count(plans[0][2]) == chunks > 0
+
+
+def test_ingest_with_a_broker_and_no_live_worker_says_so_within_seconds_and_registers_nothing(
+    pg_database, corpus, tmp_path
+) -> None:
+    require_port("Redis", 6379)
+    import time
+
+    from indexflow import Indexflow
+    from indexflow.errors import NoWorkers
+
+    env = _env(pg_database, REDIS_URL, "pgvector", tmp_path / "home")
+    settings = _settings(env).model_copy(update={"worker_wait_seconds": 2.0})
+    with Indexflow(settings) as ix:
+        # given a broker and no worker process at all
+        started = time.monotonic()
+        # when a user ingests, then it says which queue has no worker and how to start one
+        with pytest.raises(NoWorkers, match=r"no worker is listening on plan-\w+, embed-\w+; start one"):
+            ix.ingest([str(corpus)], dataset="docs", wait=True)
+        assert time.monotonic() - started < 30
+        # and nothing was registered
+        assert ix.status() == [] and ix.workers() == []
+        # unless asked to register anyway and wait for a worker later
+        report = ix.ingest(
+            [str(corpus / "composting.txt")], dataset="docs", wait=False, require_workers=False
+        )
+        assert [d.status for d in report.documents] == ["PENDING"]

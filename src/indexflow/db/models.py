@@ -51,8 +51,6 @@ class PlanStatus(enum.StrEnum):
     FAILED = "FAILED"
 
 
-
-
 class ChunkStatus(enum.StrEnum):
     PENDING = "PENDING"
     QUEUED = "QUEUED"
@@ -288,9 +286,7 @@ class WorkUnit(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     kind: Mapped[UnitKind] = mapped_column(_enum(UnitKind, "unit_kind"))
     queue: Mapped[str] = mapped_column(String(200))
-    version_id: Mapped[int | None] = mapped_column(
-        ForeignKey("document_versions.id", ondelete="CASCADE")
-    )
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("document_versions.id", ondelete="CASCADE"))
     plan_id: Mapped[int | None] = mapped_column(ForeignKey("chunk_plans.id", ondelete="CASCADE"))
     generation: Mapped[int] = mapped_column(Integer, default=0)
     chunk_ids: Mapped[list[int] | None] = mapped_column(JSON)

@@ -6,7 +6,9 @@
   lasts; the plan never fails for it, and ``status`` shows why it waits and until when.
 - ``PermanentError`` (bad input, configuration): the plan fails at once with the reason.
 - a time limit: the unit fails with "parse exceeded 600 s".
-- ``NotFound`` (its rows were deleted meanwhile): it ends quietly.
+- ``NotFound`` because its rows were deleted meanwhile: it ends quietly (if its plan still
+  exists, something else is missing, and the plan fails with that reason).
+- a builtin ``ConnectionError`` / ``TimeoutError`` from a vendor library counts as transient.
 - any other exception (a bug): retried with backoff ``max_embed_retries`` times, then the plan
   fails with "gave up after N retries: …".
 """
@@ -61,14 +63,17 @@ def run_unit(rt: Runtime, unit_id: int, worker: WorkerState, outbox: Outbox) -> 
     except ClaimLost as exc:
         log.warning("%s", exc)
     except NotFound as exc:
-        log.info("unit %s ends: %s", unit_id, exc)
-        with transaction(rt.sessions) as s:
-            units_repo.delete_unit(s, unit_id)
+        if _rows_exist(rt, claim):
+            applied = fail(rt, claim, str(exc))  # something else is missing: say so, do not hang
+        else:
+            log.info("unit %s ends: %s", unit_id, exc)
+            with transaction(rt.sessions) as s:
+                units_repo.delete_unit(s, unit_id)
     except PermanentError as exc:
         applied = fail(rt, claim, str(exc))
     except TimeLimitExceeded:
         applied = fail(rt, claim, f"{claim.kind.value} exceeded {time_limit_seconds(rt, claim.kind)} s")
-    except TransientError as exc:
+    except (TransientError, ConnectionError, TimeoutError) as exc:
         retry(rt, claim, exc, bounded=False)
     except Exception as exc:
         log.exception("unit %s (%s) raised", unit_id, claim.kind.value)
@@ -76,6 +81,16 @@ def run_unit(rt: Runtime, unit_id: int, worker: WorkerState, outbox: Outbox) -> 
     finally:
         worker.done(claim)
     after_commit(rt, applied, outbox)
+
+
+def _rows_exist(rt: Runtime, claim: Claim) -> bool:
+    """Whether the plan (or version) a unit works for still exists."""
+    from indexflow.db import documents as docs_repo
+
+    with transaction(rt.sessions) as s:
+        if claim.plan_id is not None:
+            return plans_repo.find(s, claim.plan_id) is not None
+        return claim.version_id is not None and docs_repo.find_version_by_id(s, claim.version_id) is not None
 
 
 def after_commit(rt: Runtime, applied: Applied, outbox: Outbox | None) -> None:
