@@ -136,14 +136,16 @@ def status(
         if json_out:
             print_json([d.to_dict() for d in docs])
             return
-        table = Table("doc", "status", "title / source", "plans (status chunks)", "last error")
+        table = Table("doc", "status", "title / source", "plans (status chunks)", "last error / waiting")
         for d in docs:
             plans = "; ".join(
                 f"#{p['plan_id']} {p['profile']} {p['status']}{'*' if p['is_active'] else ''} "
                 f"{p['embedded_count']}/{p['chunk_count']}"
                 for p in d.plans
             )
-            table.add_row(str(d.document_id), d.status, d.title or d.source, plans, (d.error or "")[:120])
+            waiting = next((p["retrying"] for p in d.plans if p.get("retrying")), None)
+            note = d.error or (f"retrying: {waiting}" if waiting else "")
+            table.add_row(str(d.document_id), d.status, d.title or d.source, plans, note[:160])
         console.print(table)
         console.print("[dim]* = active plan (serves search)[/dim]")
 
