@@ -51,7 +51,15 @@ def make_engine(url: str, *, reader: bool = False) -> Engine:
         return engine
     if parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False))
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # indexflow never holds a transaction open while it computes (parse, encode run outside one),
+    # so a session idle in a transaction is a stopped or hung process: free its row locks.
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=10,
+        connect_args={"options": "-c idle_in_transaction_session_timeout=60000"},
+    )
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
