@@ -19,11 +19,18 @@ class ManualWorker:
         self.ix = ix
         self.sent: list[tuple[UnitKind, int]] = []
         tasks = ix.tasks
+        self._saved = (tasks.outbox._send, tasks.outbox._before_send)
         tasks.start_worker = lambda *a, **k: None
         tasks.outbox._send = lambda kind, unit_id: self.sent.append((kind, unit_id))
         tasks.outbox._before_send = None
         self.state = WorkerState(["indexing-plan", "indexing-embed"], 1)
         self.state.id = name
+
+    def restore(self) -> None:
+        """Hand sending back to the facade's own (in-process) worker."""
+        tasks = self.ix.tasks
+        del tasks.start_worker  # the instance attribute; the method shows through again
+        tasks.outbox._send, tasks.outbox._before_send = self._saved
 
     def take(self, kind: UnitKind | None = None) -> list[int]:
         """Remove and return the ids of captured messages (of one kind)."""

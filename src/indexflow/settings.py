@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     )
     embed_timeout_seconds: int = Field(default=1800, ge=1, description="an embed batch running longer fails")
     worker_wait_seconds: float = Field(
-        default=15.0,
+        default=30.0,
         ge=0,
         description="with a broker, how long ingest looks for a live worker before refusing",
     )

@@ -42,6 +42,7 @@ def _settings(env: dict[str, str]):  # type: ignore[no-untyped-def]
         embed_queue=env["INDEXING_EMBED_QUEUE"],
         embed_batch_size=16,
         qdrant_url=env.get("QDRANT_URL"),
+        worker_wait_seconds=120,  # the fleet was just started: give its processes time to beat
     )
 
 

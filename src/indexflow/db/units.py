@@ -182,13 +182,13 @@ def finish(s: Session, c: Claim) -> None:
     """Delete the unit in the transaction that finished its work (fenced by the claim token).
 
     Raises:
-        ClaimLost: the claim expired and another worker holds the unit now (roll back).
+        ClaimLost: the claim expired and another worker took the unit over, or the unit was
+            voided (roll back: this run's writes must not land).
     """
     result = s.execute(delete(WorkUnit).where(WorkUnit.id == c.unit_id, WorkUnit.claim_token == c.token))
     if result.rowcount == 0:  # type: ignore[attr-defined]
-        if s.scalar(select(WorkUnit.id).where(WorkUnit.id == c.unit_id)) is None:
-            return  # its rows were deleted meanwhile (a purge): nothing to fence
-        raise ClaimLost(f"unit {c.unit_id}: claim expired and was taken over")
+        # Taken over (and maybe finished) by another worker, or voided by a rerun or a purge.
+        raise ClaimLost(f"unit {c.unit_id}: this worker's claim expired or the unit was voided")
 
 
 def still_held(s: Session, c: Claim) -> bool:

@@ -194,13 +194,16 @@ def embed_batch(rt: Runtime, claim: Claim) -> Applied:
     if points and not shared:
         rt.store.upsert(collection, points)
 
-    fenced = False
+    undo = False
     with transaction(rt.sessions) as s:
-        units_repo.finish(s, claim)
         # The plan row lock orders this commit against cancel/deactivate/rerun of the plan.
         current = plans_repo.find(s, plan_id, for_update=True)
-        fenced = current is None or current.generation != generation or current.status != PlanStatus.EMBEDDING
-        if not fenced and current is not None:
+        if (
+            current is not None
+            and current.generation == generation
+            and current.status == PlanStatus.EMBEDDING
+        ):
+            units_repo.finish(s, claim)  # ClaimLost if another worker took this unit over: roll back
             plan = current
             if points and shared:
                 raw = s.connection().connection.driver_connection
@@ -209,9 +212,15 @@ def embed_batch(rt: Runtime, claim: Claim) -> Applied:
             plan.embedded_count = plans_repo.count_chunks(s, plan_id, generation, ChunkStatus.EMBEDDED)
             remaining = plan.chunk_count - plan.embedded_count
             return machine.apply(s, plan, machine.BatchEmbedded(generation, remaining), rt.queues)
-    # A rerun, purge or deactivation overtook this batch: undo what it wrote (its own
-    # generation's ids only, so a newer generation's points are never touched).
-    if points and not shared:
+        units_repo.delete_unit(s, claim.unit_id)
+        # EMBEDDED at this very generation: another run of this batch completed the plan and
+        # wrote the very same points (same ids, same texts): keep them. Anything else (a newer
+        # generation, a failed, retired or deleted plan) means nothing this run wrote may stay.
+        undo = not (
+            current is not None and current.generation == generation and current.status == PlanStatus.EMBEDDED
+        )
+    if undo and points and not shared:
+        # Only this generation's ids: a newer generation's points are never touched.
         rt.store.delete_points(collection, [p.id for p in points])
     return Applied()
 

@@ -61,7 +61,7 @@ def test_rerun_rebuilds_a_plan_under_a_new_generation_with_new_points(
     assert hits and {h.plan_id for h in hits} == {plan_id}
 
 
-def test_rerun_without_embedding_stops_at_ready_with_no_vectors(
+def test_rerun_without_embedding_stops_at_ready_while_the_old_generation_keeps_serving(
     ix, docs_dir: Path, encoder_calls: list[int]
 ) -> None:
     # given an embedded plan
@@ -72,14 +72,16 @@ def test_rerun_without_embedding_stops_at_ready_with_no_vectors(
     # when it is rerun without requeueing the embedding
     ix.rerun_plan(plan_id, requeue_embedding=False)
 
-    # then it is bundled and chunked again but stops at READY: nothing embedded, no points
+    # then it is bundled and chunked again but stops at READY: nothing new embedded, while the
+    # generation it had keeps serving (its points stay, search still finds the document)
     view = _wait_status(ix, plan_id, "READY")
     ix.tasks.join()
     assert view["chunk_count"] == chunk_count and view["embedded_count"] == 0
     assert encoder_calls == []
-    assert points(ix, [plan_id]) == 0
-    assert ix.plan(plan_id)["status"] == "READY"
-    assert ix.search("waggle dance of honey bees", dataset="docs", k=3, document_ids=[doc_id]) == []
+    assert points(ix, [plan_id]) == chunk_count
+    assert ix.plan(plan_id)["status"] == "READY" and ix.plan(plan_id)["is_active"]
+    hits = ix.search("waggle dance of honey bees", dataset="docs", k=3, document_ids=[doc_id])
+    assert hits and {h.plan_id for h in hits} == {plan_id}
 
 
 def test_activate_refuses_a_plan_that_is_not_embedded_and_changes_nothing(ix, docs_dir: Path) -> None:
@@ -162,6 +164,8 @@ def test_rerunning_an_active_plan_keeps_its_document_in_search_until_the_new_gen
             return getattr(self.inner, name)
 
         def encode(self, texts):  # type: ignore[no-untyped-def]
+            if threading.current_thread() is threading.main_thread():
+                return self.inner.encode(texts)  # the search's query
             raise EncoderError("model refused the batch (test)")
 
     monkeypatch.setattr(ix.rt, "encoder", lambda profile: Refusing(real(profile)))

@@ -107,6 +107,7 @@ def test_running_every_stage_twice_gives_the_same_rows_and_points(ix, corpus: Pa
         manual.run(unit_id)
     assert manual.sent == [] and units(ix) == []
     assert (_counts(ix), _points(ix)) == before
+    manual.restore()
     # rebuild the plan from scratch twice (bundle → embed); rows and points come out identical
     for _ in range(2):
         ix.rerun_plan(plan_id)
