@@ -4,7 +4,8 @@
 - ``TransientError`` (a store, broker or database outage, a timeout, a 429): the unit goes back
   with exponential backoff (capped at ``retry_max_backoff_seconds``) for as long as the outage
   lasts; the plan never fails for it, and ``status`` shows why it waits and until when.
-- ``PermanentError`` (bad input, configuration): the plan fails at once with the reason.
+- ``PermanentError`` or ``ConfigurationError`` (bad input; a missing pgvector extension, a wrong
+  dimension): the plan fails at once with the reason.
 - a time limit: the unit fails with "parse exceeded 600 s".
 - ``NotFound`` because its rows were deleted meanwhile: it ends quietly (if its plan still
   exists, something else is missing, and the plan fails with that reason).
@@ -25,7 +26,7 @@ from indexflow.db import units as units_repo
 from indexflow.db.models import UnitKind, utcnow
 from indexflow.db.session import transaction
 from indexflow.db.units import Claim, ClaimLost
-from indexflow.errors import IndexflowError, NotFound, PermanentError, TransientError
+from indexflow.errors import ConfigurationError, IndexflowError, NotFound, PermanentError, TransientError
 from indexflow.pipeline import machine, stages
 from indexflow.pipeline.machine import Applied
 from indexflow.pipeline.runtime import Runtime
@@ -69,7 +70,7 @@ def run_unit(rt: Runtime, unit_id: int, worker: WorkerState, outbox: Outbox) -> 
             log.info("unit %s ends: %s", unit_id, exc)
             with transaction(rt.sessions) as s:
                 units_repo.delete_unit(s, unit_id)
-    except PermanentError as exc:
+    except (PermanentError, ConfigurationError) as exc:  # bad input, or settings that cannot work
         applied = fail(rt, claim, str(exc))
     except TimeLimitExceeded:
         applied = fail(rt, claim, f"{claim.kind.value} exceeded {time_limit_seconds(rt, claim.kind)} s")

@@ -209,3 +209,17 @@ def test_a_message_whose_rows_were_deleted_ends_quietly(ix, corpus: Path) -> Non
     # when the message is delivered, it ends at once: no retry, no error, nothing left
     manual.run(parse)
     assert units(ix) == [] and manual.sent == []
+
+
+def test_a_configuration_error_such_as_a_missing_extension_fails_at_once(ix, corpus: Path) -> None:
+    from indexflow.errors import ConfigurationError
+
+    # given a store that cannot work as configured (pgvector's extension missing, say)
+    flaky = FlakyStore(ix.rt.store, failures=10_000, error=ConfigurationError("pgvector is not installed"))
+    ix.rt._store = flaky
+    # when a document is ingested, then its plan fails at once with the reason: no retries
+    report = ix.ingest([str(corpus / "composting.txt")], dataset="d", wait=True, timeout=300)
+    [doc] = report.documents
+    assert doc.status == "FAILED" and "pgvector is not installed" in doc.error
+    assert flaky.calls <= ix.settings.in_process_threads  # at most the batches already running
+    assert units(ix) == []
