@@ -94,3 +94,35 @@ def test_events_stream_reports_plan_progress(client: TestClient, fixtures_dir: P
                 if events[-1]["status"] == "EMBEDDED":
                     break
     assert events[-1]["document_id"] == document_id and events[-1]["status"] == "EMBEDDED"
+
+
+def test_the_events_feed_delivers_every_plan_when_hundreds_change_within_the_same_instant(
+    tmp_path: Path,
+) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import update
+
+    from indexflow import Indexflow
+    from indexflow.api import routes
+    from indexflow.db.models import ChunkPlan
+    from indexflow.pipeline.register import register_source
+    from indexflow.settings import Settings
+
+    with Indexflow(Settings(home=tmp_path / "state")) as ix:
+        # given 1,200 plans that all changed at one and the same timestamp (more than a page)
+        for n in range(1200):
+            register_source(ix.rt, dataset="d", source=f"s{n}.txt", data=b"x %d" % n, filename="s.txt")
+        instant = datetime(2026, 12, 1, 10, 42, tzinfo=UTC)
+        with ix.rt.sessions.begin() as s:
+            s.execute(
+                update(ChunkPlan).values(updated_at=instant).execution_options(synchronize_session=False)
+            )
+        # when the feed is followed from before that instant
+        cursor, seen, polls = (datetime(2026, 12, 1, tzinfo=UTC), 0), set(), 0
+        while len(seen) < 1200 and polls < 20:
+            changes, cursor = routes.plan_changes(ix, cursor, None, None)
+            seen |= {c["plan_id"] for c in changes}
+            polls += 1
+        # then every plan was delivered, page by page, without stalling
+        assert len(seen) == 1200 and polls <= 4

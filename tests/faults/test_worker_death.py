@@ -1,0 +1,195 @@
+"""Workers that die (kill -9) or freeze (SIGSTOP past the lease) in the middle of a batch.
+
+Scale-out: two ``indexflow worker`` processes, PostgreSQL state + pgvector, a private Redis.
+The dead or frozen worker's claims expire after the lease (5 s); the survivor's sweeper sends
+them again, and the messages the victim had prefetched are re-sent once the survivor sits idle
+(``INDEXFLOW_REDELIVER_AFTER_SECONDS`` = 3 s). Nothing is lost, nothing is left behind, and a
+frozen worker that wakes up afterwards changes nothing.
+
+The last test freezes a worker in-process (embedded default, Qdrant Edge: a store outside the
+state database), where a late batch's writes cannot be rolled back with the database's.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tests.faults.conftest import (
+    Fleet,
+    assert_invariants,
+    claimed_units,
+    new_database,
+    plan_ids_of,
+    plan_rows,
+    record_statuses,
+    scale_out_env,
+    settings_for,
+    unit_rows,
+    wait_for,
+    wait_plans,
+    write_docs,
+)
+
+LEASE = 5
+
+
+def _embedded_chunks(ix) -> int:  # type: ignore[no-untyped-def]
+    return sum(e for _, _, e in plan_rows(ix).values())
+
+
+def _victim_mid_batch(ix, workers: Fleet):  # type: ignore[no-untyped-def]
+    """Wait until the model is warm (chunks are being embedded) and a worker holds an embed unit."""
+
+    def holder():  # type: ignore[no-untyped-def]
+        if _embedded_chunks(ix) < 2:
+            return None
+        for u in claimed_units(ix, "embed"):
+            proc = workers.by_worker_id(u["claimed_by"])
+            if proc is not None and proc.alive():
+                return proc, u["claimed_by"]
+        return None
+
+    return wait_for(holder, timeout=120, interval=0.05, what="a worker mid-batch", diag=workers.logs)
+
+
+@pytest.mark.timeout(300)
+def test_kill_9_of_a_worker_mid_batch_loses_nothing(pg_cluster, redis_server, fleet, tmp_path: Path) -> None:
+    from indexflow import Indexflow
+
+    env = scale_out_env(new_database(pg_cluster, "kill"), redis_server.url, tmp_path / "home")
+    workers = fleet(env)
+    workers.start(2, threads=2)
+    docs = write_docs(tmp_path / "docs", 8, paragraphs=8)
+    with Indexflow(settings_for(env)) as ix:
+        workers.wait_listening(ix)
+        with record_statuses(ix) as rec:
+            report = ix.ingest([str(p) for p in docs], dataset="d", wait=False)
+            plans = plan_ids_of(report)
+            # when one worker is SIGKILLed (its whole process group) while it holds a batch
+            victim, victim_id = _victim_mid_batch(ix, workers)
+            victim.kill()
+            orphaned = [u for u in unit_rows(ix) if u["claimed_by"] == victim_id]
+            assert orphaned, "the worker was not running a unit when it was killed"
+            # then the survivor takes its units over once their claims expire, and finishes all
+            wait_plans(ix, plans, timeout=150, diag=workers.logs)
+        survivor = next(p for p in workers.procs if p is not victim)
+        assert survivor.alive(), survivor.log()
+        assert victim.popen.returncode == -signal.SIGKILL
+        assert_invariants(ix, dict.fromkeys(docs, "EMBEDDED"))
+        rec.assert_never_backwards()
+
+
+@pytest.mark.timeout(300)
+def test_a_worker_frozen_past_its_lease_is_replaced_and_changes_nothing_when_it_wakes(
+    pg_cluster, redis_server, fleet, tmp_path: Path
+) -> None:
+    from indexflow import Indexflow
+
+    env = scale_out_env(new_database(pg_cluster, "stop"), redis_server.url, tmp_path / "home")
+    workers = fleet(env)
+    workers.start(2, threads=2)
+    docs = write_docs(tmp_path / "docs", 8, paragraphs=8)
+    with Indexflow(settings_for(env)) as ix:
+        workers.wait_listening(ix)
+        with record_statuses(ix) as rec:
+            report = ix.ingest([str(p) for p in docs], dataset="d", wait=False)
+            plans = plan_ids_of(report)
+            # when one worker is SIGSTOPped while it holds a batch
+            victim, victim_id = _victim_mid_batch(ix, workers)
+            victim.signal(signal.SIGSTOP)
+            stopped_at = time.monotonic()
+            held = {u["id"] for u in unit_rows(ix) if u["claimed_by"] == victim_id}
+            assert held, "the worker was not running a unit when it was stopped"
+            # then the other worker finishes everything, the frozen worker's units included
+            wait_plans(ix, plans, timeout=150, diag=workers.logs)
+            frozen_for = time.monotonic() - stopped_at
+            assert frozen_for > LEASE, f"finished {frozen_for:.1f} s after the stop, within the lease?"
+            assert victim.alive() and victim.stopped
+            assert not held & {u["id"] for u in unit_rows(ix)}, "the frozen worker's units are not done"
+            # and when it wakes up, it finishes its stale batch: its late writes must change nothing
+            woke = datetime.now(UTC)
+            victim.signal(signal.SIGCONT)
+
+            def settled() -> bool:
+                for w in ix.workers():
+                    if w["pid"] == victim.pid and not w["running_units"]:
+                        return datetime.fromisoformat(w["last_beat"]) > woke
+                return False
+
+            wait_for(settled, timeout=60, interval=0.2, what="the woken worker to settle", diag=workers.logs)
+            time.sleep(1.0)
+        assert victim.alive(), victim.log()
+        assert_invariants(ix, dict.fromkeys(docs, "EMBEDDED"))
+        rec.assert_never_backwards()
+
+
+class _GatedEncoder:
+    """The real encoder; in the thread named ``frozen`` it blocks until ``gate`` is set."""
+
+    def __init__(self, inner, gate: threading.Event) -> None:  # type: ignore[no-untyped-def]
+        self._inner, self._gate = inner, gate
+
+    def __getattr__(self, name):  # type: ignore[no-untyped-def]
+        return getattr(self._inner, name)
+
+    def encode(self, texts):  # type: ignore[no-untyped-def]
+        if threading.current_thread().name == "frozen":
+            assert self._gate.wait(120), "the frozen worker was never woken"
+        return self._inner.encode(texts)
+
+
+@pytest.mark.timeout(180)
+def test_a_frozen_in_process_worker_that_wakes_after_its_batch_was_redone_keeps_the_points(
+    make_ix, monkeypatch, tmp_path: Path
+) -> None:
+    """A worker frozen mid-batch (no heartbeat: SIGSTOP, a GC pause, a hung VM) while its batch is
+    taken over and the plan completes; then it wakes and finishes its stale batch. With a store
+    outside the state database (Qdrant Edge here, a Qdrant server in production) the late batch
+    must not remove the points the batch's new owner wrote."""
+    from indexflow.db.models import UnitKind
+    from indexflow.tasks.execute import run_unit
+    from indexflow.tasks.heartbeat import WorkerState
+
+    ix = make_ix(lease_seconds=LEASE)
+    gate = threading.Event()
+    real_encoder = ix.rt.encoder
+    monkeypatch.setattr(ix.rt, "encoder", lambda profile: _GatedEncoder(real_encoder(profile), gate))
+    # A second worker (its own id, no heartbeat: frozen) gets the first embed message.
+    frozen_state = WorkerState([ix.settings.plan_queue, ix.settings.embed_queue], 1)
+    frozen: list[threading.Thread] = []
+    outbox = ix.tasks.outbox
+    real_send = outbox._send
+
+    def send(kind, unit_id):  # type: ignore[no-untyped-def]
+        if kind == UnitKind.EMBED and not frozen:
+            t = threading.Thread(
+                target=run_unit, args=(ix.rt, unit_id, frozen_state, outbox), name="frozen", daemon=True
+            )
+            frozen.append(t)
+            t.start()
+            return
+        real_send(kind, unit_id)
+
+    outbox._send = send
+    docs = write_docs(tmp_path / "docs", 2, paragraphs=8)
+    with record_statuses(ix) as rec:
+        report = ix.ingest([str(p) for p in docs], dataset="d", wait=False)
+        plans = plan_ids_of(report)
+        # the frozen worker's claim expires; the in-process worker redoes its batch; all finish
+        wait_plans(ix, plans, timeout=90)
+        assert frozen and frozen[0].is_alive(), "the frozen worker never took its batch"
+        assert {st for st, _, _ in plan_rows(ix, plans).values()} == {"EMBEDDED"}
+        assert sum(len(r.expired_claims) for r in ix.tasks.sweeps) >= 1, ix.tasks.sweeps
+        # when the frozen worker wakes up and finishes its (already redone) batch
+        gate.set()
+        frozen[0].join(timeout=60)
+        assert not frozen[0].is_alive()
+    # then nothing changed: every chunk still has its point, no orphans, nothing left over
+    assert_invariants(ix, dict.fromkeys(docs, "EMBEDDED"))
+    rec.assert_never_backwards()
