@@ -69,8 +69,15 @@ def register(app: typer.Typer) -> None:
                 print_json(rows)
                 return
             if not rows:
-                where = "in-process (no broker)" if ix.tasks.in_process else "the broker's queues"
-                console.print(f"no live worker on {where}; start one with `indexflow worker`")
+                if ix.tasks.in_process:
+                    console.print(
+                        "no process works on this home now (without a broker, `indexflow ingest` and "
+                        "`indexflow serve` run their own worker)"
+                    )
+                else:
+                    console.print(
+                        "no live worker listens on the broker's queues; start one with `indexflow worker`"
+                    )
                 return
             for w in rows:
                 doing = (
