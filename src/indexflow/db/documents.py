@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, insert, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from indexflow.db.models import (
@@ -17,6 +16,7 @@ from indexflow.db.models import (
     DocumentVersion,
     utcnow,
 )
+from indexflow.db.session import insert_or_find
 from indexflow.domain import components as dc
 from indexflow.errors import NotFound
 
@@ -25,14 +25,10 @@ def get_or_create_dataset(s: Session, name: str) -> Dataset:
     found = s.scalar(select(Dataset).where(Dataset.name == name))
     if found is not None:
         return found
-    try:
-        with s.begin_nested():
-            ds = Dataset(name=name)
-            s.add(ds)
-            s.flush()
-        return ds
-    except IntegrityError:  # created concurrently by another process
-        return s.scalars(select(Dataset).where(Dataset.name == name)).one()
+    # Created concurrently by another process: take that one.
+    return insert_or_find(
+        s, Dataset(name=name), lambda: s.scalar(select(Dataset).where(Dataset.name == name))
+    )[0]
 
 
 def get_dataset(s: Session, name: str) -> Dataset:
@@ -66,21 +62,11 @@ def create_document(s: Session, dataset_id: int, source: str, title: str | None)
     Returns:
         The document (its row locked) and whether this call created it.
     """
-    try:
-        with s.begin_nested():
-            doc = Document(dataset_id=dataset_id, source=source, title=title, meta={})
-            s.add(doc)
-            s.flush()
-        return doc, True
-    except IntegrityError:
-        found = s.scalar(
-            select(Document)
-            .where(Document.dataset_id == dataset_id, Document.source == source)
-            .with_for_update(of=Document)
-        )
-        if found is None:
-            raise
-        return found, False
+    return insert_or_find(
+        s,
+        Document(dataset_id=dataset_id, source=source, title=title, meta={}),
+        lambda: find_document(s, dataset_id, source, for_update=True),
+    )
 
 
 def list_documents(s: Session, dataset_id: int | None = None, limit: int | None = None) -> list[Document]:

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, delete, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from indexflow.db.models import (
@@ -19,6 +18,7 @@ from indexflow.db.models import (
     PlanStatus,
     utcnow,
 )
+from indexflow.db.session import insert_or_find
 from indexflow.errors import NotFound
 
 NON_TERMINAL = (PlanStatus.PENDING, PlanStatus.BUNDLING, PlanStatus.READY, PlanStatus.EMBEDDING)
@@ -47,27 +47,23 @@ def get_or_create(s: Session, document_id: int, version_id: int, profile_id: int
     )
     if plan is not None:
         return plan, False
-    try:
-        with s.begin_nested():  # a concurrent registration may create it first: re-select then
-            plan = ChunkPlan(
-                document_id=document_id,
-                version_id=version_id,
-                profile_id=profile_id,
-                status=PlanStatus.PENDING,
-                generation=0,
-            )
-            s.add(plan)
-            s.flush()
-        return plan, True
-    except IntegrityError:
-        found = s.scalar(
+    # A concurrent registration may create it first: then that one is returned, locked.
+    row = ChunkPlan(
+        document_id=document_id,
+        version_id=version_id,
+        profile_id=profile_id,
+        status=PlanStatus.PENDING,
+        generation=0,
+    )
+    return insert_or_find(
+        s,
+        row,
+        lambda: s.scalar(
             select(ChunkPlan)
             .where(ChunkPlan.version_id == version_id, ChunkPlan.profile_id == profile_id)
             .with_for_update(of=ChunkPlan)
-        )
-        if found is None:
-            raise
-        return found, False
+        ),
+    )
 
 
 def for_version(s: Session, version_id: int, *, for_update: bool = False) -> list[ChunkPlan]:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from indexflow.errors import DatabaseUnavailable
+
+T = TypeVar("T")
 
 
 def make_engine(url: str, *, reader: bool = False) -> Engine:
@@ -60,6 +62,24 @@ def make_engine(url: str, *, reader: bool = False) -> Engine:
         max_overflow=10,
         connect_args={"options": "-c idle_in_transaction_session_timeout=60000"},
     )
+
+
+def insert_or_find(s: Session, row: T, find: Callable[[], T | None]) -> tuple[T, bool]:
+    """Insert ``row`` under a savepoint; if a concurrent transaction inserted it first, ``find`` it.
+
+    Returns:
+        The row (inserted, or found with its lock) and whether this call inserted it.
+    """
+    try:
+        with s.begin_nested():
+            s.add(row)
+            s.flush()
+        return row, True
+    except IntegrityError:
+        found = find()
+        if found is None:
+            raise
+        return found, False
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
