@@ -18,6 +18,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from indexflow.db import documents as docs_repo
+from indexflow.db import plans as plans_repo
+from indexflow.db import units as units_repo
 from indexflow.db.models import ChunkPlan, PlanStatus, UnitKind, utcnow
 from indexflow.errors import ConflictError
 
@@ -330,10 +333,7 @@ class Queues:
 
 def apply(s: Session, plan: ChunkPlan, ev: Event, queues: Queues) -> Applied:
     """Run ``ev`` on ``plan`` (whose row the caller holds) and write the outcome in ``s``."""
-    from indexflow.db import documents as docs_repo
-    from indexflow.db import plans as plans_repo
-    from indexflow.db import units as units_repo
-    from indexflow.pipeline import activation
+    from indexflow.pipeline import activation  # it builds on Applied: imported late
 
     version = docs_repo.get_version(s, plan.version_id)
     step = transition(PlanState.of(plan, parsed=version.parsed_at is not None), ev)
@@ -386,9 +386,6 @@ def apply(s: Session, plan: ChunkPlan, ev: Event, queues: Queues) -> Applied:
 
 
 def _add_units(s: Session, item: WorkItem, q: Queues) -> list[int]:
-    from indexflow.db import plans as plans_repo
-    from indexflow.db import units as units_repo
-
     match item:
         case Parse(version_id=vid):
             return units_repo.add_parse(s, vid, q.plan)
