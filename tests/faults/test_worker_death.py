@@ -39,15 +39,14 @@ from tests.faults.conftest import (
 LEASE = 5
 
 
-def _embedded_chunks(ix) -> int:  # type: ignore[no-untyped-def]
-    return sum(e for _, _, e in plan_rows(ix).values())
-
-
 def _victim_mid_batch(ix, workers: Fleet):  # type: ignore[no-untyped-def]
     """Wait until the model is warm (chunks are being embedded) and a worker holds an embed unit."""
 
     def holder():  # type: ignore[no-untyped-def]
-        if _embedded_chunks(ix) < 2:
+        rows = plan_rows(ix)
+        if rows and all(st in ("EMBEDDED", "FAILED") for st, _, _ in rows.values()):
+            pytest.fail("every plan finished before a worker could be caught mid-batch", pytrace=False)
+        if sum(e for _, _, e in rows.values()) < 2:
             return None
         for u in claimed_units(ix, "embed"):
             proc = workers.by_worker_id(u["claimed_by"])
@@ -56,6 +55,39 @@ def _victim_mid_batch(ix, workers: Fleet):  # type: ignore[no-untyped-def]
         return None
 
     return wait_for(holder, timeout=120, interval=0.05, what="a worker mid-batch", diag=workers.logs)
+
+
+def _stuck_transactions(cluster, db_url: str) -> int:  # type: ignore[no-untyped-def]
+    """Sessions of the test's database idle inside a transaction for a while (a frozen client)."""
+    import psycopg
+
+    with psycopg.connect(cluster.conninfo(db_url.rsplit("/", 1)[1]), autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND state LIKE 'idle in transaction%' AND now() - state_change > interval '0.4 s'"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _freeze_outside_a_transaction(ix, workers: Fleet, cluster, db_url: str):  # type: ignore[no-untyped-def]
+    """SIGSTOP a worker that holds a batch, at a moment it holds no open transaction.
+
+    A worker frozen inside a transaction keeps its row locks until PostgreSQL ends the session
+    (``idle_in_transaction_session_timeout``, 60 s), which holds the others up that long whatever
+    the lease; that case is only slower, and would cost this suite a minute. So a stop that lands
+    inside a transaction is undone (SIGCONT) and tried again.
+    """
+    for attempt in range(5):
+        victim, victim_id = _victim_mid_batch(ix, workers)
+        victim.signal(signal.SIGSTOP)
+        time.sleep(0.6)
+        stuck = _stuck_transactions(cluster, db_url)
+        if not stuck:
+            return victim, victim_id
+        print(f"SIGSTOP #{attempt + 1} landed inside {stuck} open transaction(s): SIGCONT, try again")
+        victim.signal(signal.SIGCONT)
+        time.sleep(0.2)
+    pytest.fail("every SIGSTOP landed inside an open transaction", pytrace=False)
 
 
 @pytest.mark.timeout(300)
@@ -91,18 +123,18 @@ def test_a_worker_frozen_past_its_lease_is_replaced_and_changes_nothing_when_it_
 ) -> None:
     from indexflow import Indexflow
 
-    env = scale_out_env(new_database(pg_cluster, "stop"), redis_server.url, tmp_path / "home")
+    db_url = new_database(pg_cluster, "stop")
+    env = scale_out_env(db_url, redis_server.url, tmp_path / "home")
     workers = fleet(env)
     workers.start(2, threads=2)
-    docs = write_docs(tmp_path / "docs", 8, paragraphs=8)
+    docs = write_docs(tmp_path / "docs", 12, paragraphs=8)
     with Indexflow(settings_for(env)) as ix:
         workers.wait_listening(ix)
         with record_statuses(ix) as rec:
             report = ix.ingest([str(p) for p in docs], dataset="d", wait=False)
             plans = plan_ids_of(report)
             # when one worker is SIGSTOPped while it holds a batch
-            victim, victim_id = _victim_mid_batch(ix, workers)
-            victim.signal(signal.SIGSTOP)
+            victim, victim_id = _freeze_outside_a_transaction(ix, workers, pg_cluster, db_url)
             stopped_at = time.monotonic()
             held = {u["id"] for u in unit_rows(ix) if u["claimed_by"] == victim_id}
             assert held, "the worker was not running a unit when it was stopped"

@@ -110,13 +110,18 @@ def mark_sent(s: Session, unit_ids: Sequence[int]) -> None:
         )
 
 
-def due_unsent(s: Session, now: datetime, limit: int = 1000) -> list[Outgoing]:
-    """Units never sent (a crash between commit and send) or whose backoff is over."""
+def due_unsent(s: Session, now: datetime, limit: int = 1000, *, grace: float = 3.0) -> list[Outgoing]:
+    """Units never sent (a crash between commit and send) or whose backoff is over.
+
+    Units younger than ``grace`` seconds are left to the sender that just committed them (its
+    fast path), so the relay does not send them a second time.
+    """
     rows = s.execute(
         select(WorkUnit.id, WorkUnit.kind, WorkUnit.queue)
         .where(
             WorkUnit.sent_at.is_(None),
             WorkUnit.claim_token.is_(None),
+            WorkUnit.created_at < now - timedelta(seconds=grace),
             or_(WorkUnit.not_before.is_(None), WorkUnit.not_before <= now),
         )
         .order_by(WorkUnit.id)

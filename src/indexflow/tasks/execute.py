@@ -53,6 +53,15 @@ def run_unit(rt: Runtime, unit_id: int, worker: WorkerState, outbox: Outbox) -> 
     Raises:
         DatabaseUnavailable: the state database is down; the actor lets Dramatiq retry the message.
     """
+    if not worker.reserve(unit_id):
+        return  # a repeated message while another thread of this process runs the unit
+    try:
+        _run_reserved(rt, unit_id, worker, outbox)
+    finally:
+        worker.release(unit_id)
+
+
+def _run_reserved(rt: Runtime, unit_id: int, worker: WorkerState, outbox: Outbox) -> None:
     with transaction(rt.sessions) as s:
         claim = units_repo.claim(s, unit_id, worker.id, rt.settings.lease_seconds)
     if claim is None:

@@ -29,8 +29,25 @@ class WorkerState:
         self.queues = list(queues)
         self.threads = threads
         self._running: dict[int, str] = {}
+        self._reserved: set[int] = set()
         self._idle_since: datetime | None = utcnow()
         self._lock = threading.Lock()
+
+    def reserve(self, unit_id: int) -> bool:
+        """Take a unit for one thread of this process; ``False`` if another thread has it.
+
+        The database claim keeps other processes out; this keeps a repeated message from
+        running a unit twice inside one process (its threads share one worker id).
+        """
+        with self._lock:
+            if unit_id in self._reserved:
+                return False
+            self._reserved.add(unit_id)
+            return True
+
+    def release(self, unit_id: int) -> None:
+        with self._lock:
+            self._reserved.discard(unit_id)
 
     def started(self, claim: Claim) -> None:
         with self._lock:

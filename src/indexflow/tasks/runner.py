@@ -45,6 +45,18 @@ class SweeperThread(threading.Thread):
         self._stop_event.set()
 
 
+def _start_time_limits(broker: dramatiq.Broker) -> None:
+    """Start Dramatiq's time-limit watcher, which only its own CLI launcher starts otherwise.
+
+    Without it ``parse_timeout_seconds`` / ``embed_timeout_seconds`` would never fire.
+    """
+    from dramatiq.middleware import TimeLimit
+
+    for middleware in broker.middleware:
+        if isinstance(middleware, TimeLimit):
+            middleware.after_process_boot(broker)
+
+
 class TaskRunner:
     """Owns a broker, its actors and the outbox; can run a worker, heartbeat and sweeper here."""
 
@@ -95,6 +107,7 @@ class TaskRunner:
             self.state.threads = threads
             self._heartbeat = HeartbeatThread(self.rt, self.state)
             self._heartbeat.start()
+            _start_time_limits(self.broker)
             self._worker = dramatiq.Worker(
                 self.broker,
                 queues=set(queues) if queues else None,
