@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     default_profile: str = "default"
     lease_seconds: int = Field(
         default=600,
-        ge=5,
+        ge=2,
         description="a claimed unit whose worker sent no heartbeat for this long is run again elsewhere",
     )
     retry_max_backoff_seconds: float = Field(
