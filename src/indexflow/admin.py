@@ -19,7 +19,7 @@ from indexflow.db.models import (
     PlanStatus,
 )
 from indexflow.db.session import transaction
-from indexflow.errors import ConflictError
+from indexflow.errors import ConflictError, InvalidRequest
 from indexflow.pipeline import machine
 from indexflow.pipeline.machine import Applied
 from indexflow.pipeline.profiles import DEFAULT_PROFILE, ensure_default_profile
@@ -155,7 +155,7 @@ class AdminMixin:
         ``dry_run`` lists exactly what would go and changes nothing.
         """
         if sum(x is not None for x in (document_id, profile, dataset)) != 1:
-            raise ConflictError("purge needs exactly one of --document, --profile, --dataset")
+            raise InvalidRequest("purge needs exactly one of --document, --profile, --dataset")
         report = PurgeReport(dry_run=dry_run, preserve_vectors=preserve_vectors)
         with transaction(self.rt.sessions) as s:
             q = select(ChunkPlan)

@@ -19,7 +19,7 @@ from indexflow.admin import AdminMixin
 from indexflow.db import documents as docs_repo
 from indexflow.db import plans as plans_repo
 from indexflow.db.session import transaction
-from indexflow.errors import ConflictError, IndexflowError, NoWorkers
+from indexflow.errors import IndexflowError, InvalidRequest, NoWorkers
 from indexflow.lifecycle import LifecycleMixin
 from indexflow.pipeline.register import Registration, register_source
 from indexflow.pipeline.runtime import Runtime
@@ -94,13 +94,13 @@ class Indexflow(LifecycleMixin, AdminMixin):
                 "://" in text or found[0].source == str(Path(text).expanduser().resolve())
             )
             if not single:
-                raise ConflictError(f"{source}: not a single document; use ingest() for folders")
+                raise InvalidRequest(f"{source}: not a single document; use ingest() for folders")
             src = found[0]
         self.tasks.own_home()
         try:
             payload = data if data is not None else src.read(self.settings.max_document_bytes)
         except OSError as exc:
-            raise ConflictError(f"{src.source}: cannot read: {exc.strerror or exc}") from exc
+            raise InvalidRequest(f"{src.source}: cannot read: {exc.strerror or exc}") from exc
         reg = register_source(
             self.rt,
             dataset=dataset,

@@ -68,7 +68,7 @@ def test_bad_input_gets_json_errors_never_500(client: TestClient, fixtures_dir: 
     )
     assert r.status_code in (400, 409, 422) and "error" in r.json()
     r = client.post("/v1/datasets/x/documents", json={"uri": "/etc/passwd"})
-    assert r.status_code == 409 and "not allowed" in r.json()["error"]["message"]
+    assert r.status_code == 422 and "not allowed" in r.json()["error"]["message"]
     r = client.post("/v1/plans/12345/activate")
     assert r.status_code == 404
     # a malformed upload is accepted, then fails its own plan with a readable error

@@ -216,9 +216,9 @@ def test_bad_input_is_a_json_error_with_a_stable_code_never_a_500(client: TestCl
         (client.post("/v1/plans/424242/activate"), 404, "not_found"),
         (client.post("/v1/plans/1/activate", params={"force": "maybe"}), 422, "invalid_request"),
         (client.post("/v1/chunks/424242/disable"), 404, "not_found"),
-        (client.post("/v1/profiles", json={"name": "big", "chunk_size": 400}), 409, "conflict"),
+        (client.post("/v1/profiles", json={"name": "big", "chunk_size": 400}), 422, "invalid_request"),
         (client.post("/v1/profiles", json={"name": "has space"}), 422, "invalid_request"),
-        (client.post("/v1/profiles", json={"name": "d", "distance": "manhattan"}), 409, "conflict"),
+        (client.post("/v1/profiles", json={"name": "d", "distance": "manhattan"}), 422, "invalid_request"),
         (client.post("/v1/profiles", json={"name": "default"}), 409, "conflict"),
         (client.post("/v1/profiles/nope/clone", json={"name": "x"}), 404, "not_found"),
         (client.post("/v1/profiles/nope/activate"), 404, "not_found"),
@@ -233,7 +233,7 @@ def test_bad_input_is_a_json_error_with_a_stable_code_never_a_500(client: TestCl
             422,
             "invalid_request",
         ),
-        (client.post("/v1/datasets/docs/documents", json=[1, 2]), 409, "conflict"),
+        (client.post("/v1/datasets/docs/documents", json=[1, 2]), 422, "invalid_request"),
         (
             client.post("/v1/datasets/docs/documents", json={"uri": "s3://bucket/key.txt"}),
             400,
@@ -248,10 +248,14 @@ def test_bad_input_is_a_json_error_with_a_stable_code_never_a_500(client: TestCl
             client.post(
                 "/v1/datasets/docs/documents", content=b"x", headers={"content-type": "multipart/form-data"}
             ),
-            409,
-            "conflict",
+            422,
+            "invalid_request",
         ),
-        (client.post("/v1/datasets/docs/documents", files={"upload": ("a.txt", b"hi")}), 409, "conflict"),
+        (
+            client.post("/v1/datasets/docs/documents", files={"upload": ("a.txt", b"hi")}),
+            422,
+            "invalid_request",
+        ),
         (client.get("/v1/events", params={"since": "yesterday-ish"}), 422, "invalid_request"),
     ]
     for resp, status, code in cases:

@@ -20,7 +20,7 @@ from indexflow.api.schemas import (
 from indexflow.db import plans as plans_repo
 from indexflow.db.models import as_utc
 from indexflow.db.session import transaction
-from indexflow.errors import ConfigurationError, ConflictError, InputTooLarge
+from indexflow.errors import ConfigurationError, InputTooLarge, InvalidRequest
 from indexflow.pipeline.sources import Source
 from indexflow.reports import plan_view
 
@@ -53,10 +53,10 @@ async def upload_document(request: Request, dataset: str) -> JSONResponse:
         try:
             form = await request.form()
         except HTTPException as exc:  # Starlette's own 400 would not carry our error body
-            raise ConflictError(f"malformed multipart body: {exc.detail}") from exc
+            raise InvalidRequest(f"malformed multipart body: {exc.detail}") from exc
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
-            raise ConflictError("multipart body needs a file field named 'file'")
+            raise InvalidRequest("multipart body needs a file field named 'file'")
         limit = ix.settings.api_max_upload_bytes
         data = await upload.read(limit + 1)
         if len(data) > limit:
@@ -68,10 +68,10 @@ async def upload_document(request: Request, dataset: str) -> JSONResponse:
     try:
         body = UriIngest.model_validate(await request.json())
     except ValueError as exc:
-        raise ConflictError(f"send multipart/form-data with a file, or JSON {{'uri': …}}: {exc}") from exc
+        raise InvalidRequest(f"send multipart/form-data with a file, or JSON {{'uri': …}}: {exc}") from exc
     if "://" not in body.uri or body.uri.startswith("file://"):
         if not ix.settings.api_allow_local_paths:
-            raise ConflictError("server paths are not allowed (set INDEXFLOW_API_ALLOW_LOCAL_PATHS=true)")
+            raise InvalidRequest("server paths are not allowed (set INDEXFLOW_API_ALLOW_LOCAL_PATHS=true)")
     try:
         reg = await run_in_threadpool(ix.enqueue_source, body.uri, dataset=dataset, profiles=body.profiles)
     except ImportError as exc:  # fsspec has no backend installed for this URI's scheme

@@ -8,7 +8,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from indexflow.db.models import ChunkPlan, IndexProfile
-from indexflow.errors import ConflictError, NotFound
+from indexflow.errors import ConflictError, InvalidRequest, NotFound
 
 PROFILE_FIELDS = (
     "encoder",
@@ -84,16 +84,16 @@ def validate(fields: dict[str, Any]) -> None:
     max_tokens = fields.get("max_tokens")
     if chunk_size is not None:
         if chunk_size < 8:
-            raise ConflictError("chunk_size must be at least 8 tokens")
+            raise InvalidRequest("chunk_size must be at least 8 tokens")
         if max_tokens is not None and chunk_size > max_tokens - 2:
-            raise ConflictError(
+            raise InvalidRequest(
                 f"chunk_size {chunk_size} does not fit the model: at most {max_tokens - 2} tokens "
                 "(its limit less the two special tokens)"
             )
         if not 0 <= overlap < chunk_size:
-            raise ConflictError("chunk_overlap must be ≥ 0 and smaller than chunk_size")
+            raise InvalidRequest("chunk_overlap must be ≥ 0 and smaller than chunk_size")
     if fields.get("distance", "cosine") not in ("cosine", "dot", "euclid"):
-        raise ConflictError("distance must be cosine, dot or euclid")
+        raise InvalidRequest("distance must be cosine, dot or euclid")
     target = fields.get("target_bundle_tokens")
     if target is not None and target < 1:
-        raise ConflictError("target_bundle_tokens must be positive")
+        raise InvalidRequest("target_bundle_tokens must be positive")

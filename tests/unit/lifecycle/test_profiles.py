@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from indexflow.errors import ConflictError
+from indexflow.errors import ConflictError, InvalidRequest
 from tests.texts import BEE_QUERY
 
 from .conftest import BEES, TRAINS, ingest_one, points, write_doc
@@ -36,9 +36,9 @@ def test_a_profile_with_plans_is_immutable_and_the_error_says_to_clone_it(ix, do
 
 
 def test_profiles_with_parameters_that_cannot_work_are_refused_with_a_reason(ix) -> None:
-    with pytest.raises(ConflictError, match="does not fit the model"):
+    with pytest.raises(InvalidRequest, match="does not fit the model"):
         ix.create_profile("too-big", chunk_size=400)
-    with pytest.raises(ConflictError, match="chunk_overlap"):
+    with pytest.raises(InvalidRequest, match="chunk_overlap"):
         ix.create_profile("bad-overlap", chunk_size=64, chunk_overlap=64)
     ix.create_profile("ok", chunk_size=64, chunk_overlap=8)
     with pytest.raises(ConflictError, match="already exists"):

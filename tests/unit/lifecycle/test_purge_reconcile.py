@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexflow.errors import ConflictError, NotFound
+from indexflow.errors import InvalidRequest, NotFound
 from indexflow.stores.base import VectorPoint
 from tests.texts import BEE_QUERY
 
@@ -165,9 +165,9 @@ def test_a_profile_created_after_a_purged_one_builds_in_the_same_process(ix, doc
 
 
 def test_purge_needs_exactly_one_target(ix) -> None:
-    with pytest.raises(ConflictError, match="exactly one"):
+    with pytest.raises(InvalidRequest, match="exactly one"):
         ix.purge()
-    with pytest.raises(ConflictError, match="exactly one"):
+    with pytest.raises(InvalidRequest, match="exactly one"):
         ix.purge(document_id=1, dataset="docs")
     with pytest.raises(NotFound):
         ix.purge(document_id=12345, dry_run=True)
