@@ -89,6 +89,17 @@ class StoreContract:
 
     # -- collections ----------------------------------------------------------------------
 
+    def test_collections_lists_the_indexflow_collections_that_exist(self, store: VectorStore):
+        name = f"indexflow_ct{uuid.uuid4().hex[:10]}"
+        assert name not in store.collections()
+        store.ensure_collection(CollectionSpec(name, DIM, "cosine", hnsw_m=8, hnsw_ef_construct=32))
+        try:
+            listed = store.collections()
+            assert name in listed and all(c.startswith("indexflow_") for c in listed)
+        finally:
+            store.drop_collection(name)
+        assert name not in store.collections()
+
     def test_ensure_collection_twice_is_a_noop(self, store: VectorStore, make_collection: MakeCollection):
         name = make_collection()
         store.upsert(name, [point(1)])
@@ -421,14 +432,16 @@ class TestPgVector(StoreContract):
         name = make_collection()
         engine = create_engine(pg_dsn.replace("postgresql://", "postgresql+psycopg://"))
         try:
+            from indexflow.stores.base import TransactionalStore
+
+            assert isinstance(store, TransactionalStore)  # the port the pipeline uses
             with Session(engine) as session:  # rolled back: neither the vectors nor the row stay
-                raw = session.connection().connection.driver_connection
-                store.upsert(name, [point(1)], conn=raw)
+                store.upsert_in(session, name, [point(1)])
                 session.execute(text("SELECT 1"))
                 session.rollback()
             assert store.count(name) == 0
             with Session(engine) as session, session.begin():
-                store.upsert(name, [point(2)], conn=session.connection().connection.driver_connection)
+                store.upsert_in(session, name, [point(2)])
                 assert store.count(name) == 0
             assert store.count(name) == 1
         finally:

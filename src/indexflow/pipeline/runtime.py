@@ -13,7 +13,7 @@ from indexflow.db.session import make_engine, make_session_factory
 from indexflow.encoders.base import Encoder
 from indexflow.pipeline.machine import Queues
 from indexflow.settings import Settings
-from indexflow.stores.base import CollectionSpec, VectorStore
+from indexflow.stores.base import CollectionSpec, TransactionalStore, VectorStore
 
 
 class Runtime:
@@ -71,9 +71,13 @@ class Runtime:
         return Queues(plan=s.plan_queue, embed=s.embed_queue, batch_size=s.embed_batch_size)
 
     @property
-    def store_shares_database(self) -> bool:
-        """PGVector lives in the state database: a batch's vectors and status share a transaction."""
-        return self.settings.vector_store == "pgvector" and self.engine.dialect.name == "postgresql"
+    def joined_store(self) -> TransactionalStore | None:
+        """The store when it lives in the state database (PGVector on the same PostgreSQL): then a
+        batch's vectors and its chunks' status commit in one transaction."""
+        if self.settings.vector_store != "pgvector" or self.engine.dialect.name != "postgresql":
+            return None
+        store = self.store
+        return store if isinstance(store, TransactionalStore) else None
 
     def encoder(self, profile: IndexProfile) -> Encoder:
         from indexflow.encoders.factory import get_encoder

@@ -190,8 +190,8 @@ def embed_batch(rt: Runtime, claim: Claim) -> Applied:
             for (cid, seq, bseq, text, ntok, pid, enabled), vec in zip(rows, vectors, strict=True)
         ]
     # PGVector in the state database: vectors and chunk status commit in one transaction.
-    shared = rt.store_shares_database
-    if points and not shared:
+    joined = rt.joined_store
+    if points and joined is None:
         rt.store.upsert(collection, points)
 
     undo = False
@@ -205,9 +205,8 @@ def embed_batch(rt: Runtime, claim: Claim) -> Applied:
         ):
             units_repo.finish(s, claim)  # ClaimLost if another worker took this unit over: roll back
             plan = current
-            if points and shared:
-                raw = s.connection().connection.driver_connection
-                rt.store.upsert(collection, points, conn=raw)  # type: ignore[call-arg]
+            if points and joined is not None:
+                joined.upsert_in(s, collection, points)
             plans_repo.mark_embedded(s, [r[0] for r in rows])
             plan.embedded_count = plans_repo.count_chunks(s, plan_id, generation, ChunkStatus.EMBEDDED)
             remaining = plan.chunk_count - plan.embedded_count
@@ -219,7 +218,7 @@ def embed_batch(rt: Runtime, claim: Claim) -> Applied:
         undo = not (
             current is not None and current.generation == generation and current.status == PlanStatus.EMBEDDED
         )
-    if undo and points and not shared:
+    if undo and points and joined is None:
         # Only this generation's ids: a newer generation's points are never touched.
         rt.store.delete_points(collection, [p.id for p in points])
     return Applied()

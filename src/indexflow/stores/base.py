@@ -64,6 +64,17 @@ class StoreHit:
 
 
 @runtime_checkable
+class TransactionalStore(Protocol):
+    """A store inside the state database, whose writes can join the caller's transaction.
+
+    Contract: ``upsert_in(session, …)`` writes like ``upsert`` but on ``session``'s connection,
+    so the points commit (or roll back) with whatever else that transaction changes.
+    """
+
+    def upsert_in(self, session: Any, collection: str, points: Sequence[VectorPoint]) -> None: ...
+
+
+@runtime_checkable
 class VectorStore(Protocol):
     """Vectors in and out of one engine; one collection per index profile."""
 

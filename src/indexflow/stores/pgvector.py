@@ -6,12 +6,11 @@ vector(dim)`` under an HNSW index built from the profile's ``m``/``ef_constructi
 
 Writes are a binary COPY into a temp table, then ``INSERT ... ON CONFLICT (id) DO UPDATE``, so a
 retried batch overwrites. When the vectors live in the state database, pass the caller's
-connection to ``upsert(..., conn=raw)`` so a batch's vectors and its chunks' status commit in
-one transaction; from SQLAlchemy (psycopg driver)::
+SQLAlchemy session to ``upsert_in`` (the ``TransactionalStore`` port) so a batch's vectors and
+its chunks' status commit in one transaction::
 
     with session_factory.begin() as session:
-        raw = session.connection().connection.driver_connection  # the psycopg.Connection
-        store.upsert(collection, points, conn=raw)
+        store.upsert_in(session, collection, points)
         session.execute(update(Chunk).where(...).values(status="EMBEDDED"))
     # one COMMIT covers both; on error both roll back
 """
@@ -250,6 +249,10 @@ class PgVectorStore:
                 f"collection {spec.name!r} has (dimension, distance) {have}, "
                 f"not ({spec.dimension}, {spec.distance!r})"
             )
+
+    def upsert_in(self, session: Any, collection: str, points: Sequence[VectorPoint]) -> None:
+        """``upsert`` inside a SQLAlchemy session's transaction (psycopg driver)."""
+        self.upsert(collection, points, conn=session.connection().connection.driver_connection)
 
     def upsert(
         self, collection: str, points: Sequence[VectorPoint], conn: psycopg.Connection[Any] | None = None
