@@ -8,13 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
 from indexflow.db import documents as docs_repo
 from indexflow.db import plans as plans_repo
-from indexflow.db.models import Chunk
 from indexflow.db.session import transaction
-from indexflow.errors import NotFound
 from indexflow.pipeline import machine
 from indexflow.pipeline.machine import Applied
 from indexflow.reports import iso, plan_view
@@ -120,9 +116,7 @@ class LifecycleMixin:
     def set_chunk_enabled(self, chunk_id: int, enabled: bool) -> dict[str, Any]:
         """Disable (or re-enable) one chunk in search without re-embedding anything."""
         with transaction(self.rt.sessions) as s:
-            chunk = s.get(Chunk, chunk_id)
-            if chunk is None:
-                raise NotFound(f"chunk {chunk_id} does not exist")
+            chunk = plans_repo.get_chunk(s, chunk_id)
             chunk.enabled = enabled
             plan = plans_repo.get(s, chunk.plan_id)
             collection, point = plan.profile.collection, chunk.point_id
@@ -131,7 +125,7 @@ class LifecycleMixin:
 
     def chunks(self, plan_id: int, *, limit: int = 1000) -> list[dict[str, Any]]:
         with transaction(self.rt.readers) as s:
-            rows = s.scalars(select(Chunk).where(Chunk.plan_id == plan_id).order_by(Chunk.seq).limit(limit))
+            rows = plans_repo.list_chunks(s, plan_id, limit=limit)
             return [
                 {
                     "chunk_id": c.id,

@@ -200,7 +200,7 @@ class Indexflow(LifecycleMixin, AdminMixin):
 
     def progress(self, plan_ids: list[int], *, registered: int | None = None) -> Progress:
         with transaction(self.rt.readers) as s:
-            return Progress.of(plans_repo_rows(s, plan_ids), registered=registered)
+            return Progress.of(plans_repo.progress_rows(s, plan_ids), registered=registered)
 
     def _report(self, dataset: str, pending: list[_Pending]) -> IngestReport:
         docs: list[DocumentReport] = []
@@ -307,32 +307,6 @@ class Indexflow(LifecycleMixin, AdminMixin):
                     )
                 )
             return out
-
-
-def plans_repo_rows(s: Any, plan_ids: list[int]) -> list[Any]:
-    if not plan_ids:
-        return []
-    from sqlalchemy import select
-
-    from indexflow.db.models import ChunkPlan, DocumentVersion
-
-    rows = []
-    for start in range(0, len(plan_ids), 900):
-        part = plan_ids[start : start + 900]
-        rows.extend(
-            s.execute(
-                select(
-                    ChunkPlan.status,
-                    ChunkPlan.chunk_count,
-                    ChunkPlan.embedded_count,
-                    ChunkPlan.bundled_at,
-                    DocumentVersion.parsed_at,
-                )
-                .join(DocumentVersion, DocumentVersion.id == ChunkPlan.version_id)
-                .where(ChunkPlan.id.in_(part))
-            ).all()
-        )
-    return rows
 
 
 def _safe_expand(paths: Iterable[str], pending: list[_Pending], skipped: list[str]) -> Iterable[Source]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
@@ -339,3 +340,49 @@ def changed_after(
     if dataset_id is not None:
         q = q.join(Document, Document.id == ChunkPlan.document_id).where(Document.dataset_id == dataset_id)
     return list(s.scalars(q))
+
+
+def progress_rows(s: Session, plan_ids: Sequence[int]) -> list[Any]:
+    """Per plan: status, chunk and embedded counts, bundled_at and its version's parsed_at."""
+    from indexflow.db.models import DocumentVersion
+
+    rows: list[Any] = []
+    for start in range(0, len(plan_ids), 900):
+        part = plan_ids[start : start + 900]
+        rows.extend(
+            s.execute(
+                select(
+                    ChunkPlan.status,
+                    ChunkPlan.chunk_count,
+                    ChunkPlan.embedded_count,
+                    ChunkPlan.bundled_at,
+                    DocumentVersion.parsed_at,
+                )
+                .join(DocumentVersion, DocumentVersion.id == ChunkPlan.version_id)
+                .where(ChunkPlan.id.in_(part))
+            ).all()
+        )
+    return rows
+
+
+def list_chunks(s: Session, plan_id: int, *, limit: int = 1000) -> list[Chunk]:
+    """A plan's chunks in order: the generation that serves search, else the one being built."""
+    plan = get(s, plan_id)
+    generation = (
+        plan.serving_generation if plan.is_active and plan.serving_generation is not None else plan.generation
+    )
+    return list(
+        s.scalars(
+            select(Chunk)
+            .where(Chunk.plan_id == plan_id, Chunk.generation == generation)
+            .order_by(Chunk.seq)
+            .limit(limit)
+        )
+    )
+
+
+def get_chunk(s: Session, chunk_id: int) -> Chunk:
+    chunk = s.get(Chunk, chunk_id)
+    if chunk is None:
+        raise NotFound(f"chunk {chunk_id} does not exist")
+    return chunk

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from indexflow.db import documents as docs_repo
 from indexflow.db import plans as plans_repo
 from indexflow.db import units as units_repo
-from indexflow.db.models import Bundle, ChunkStatus, Document, PlanStatus, utcnow
+from indexflow.db.models import ChunkStatus, Document, PlanStatus, utcnow
 from indexflow.db.session import transaction
 from indexflow.db.units import Claim
 from indexflow.domain.bundler import build_bundles
@@ -150,7 +150,8 @@ def embed_batch(rt: Runtime, claim: Claim) -> Applied:
         profile = plan.profile
         doc = docs_repo.get_document(s, plan.document_id)
         chunks = plans_repo.chunks_to_embed(s, plan_id, chunk_ids) if chunk_ids else []
-        rows = [(c.id, c.seq, c.bundle_seq, c.text, c.token_count, c.point_id, c.enabled) for c in chunks]
+        rows = [(c.id, c.text, c.point_id, c.enabled) for c in chunks]
+        # Only what the store filters on: search reads texts, spans and titles from the database.
         base_payload: dict[str, Any] = {
             "plan_id": plan.id,
             "document_id": doc.id,
@@ -159,13 +160,12 @@ def embed_batch(rt: Runtime, claim: Claim) -> Applied:
             "profile_id": profile.id,
             "generation": generation,
         }
-        bundle_components = _bundle_components(s, plan_id, generation, {r[2] for r in rows}) if rows else {}
 
     points: list[VectorPoint] = []
     collection = profile.collection
     if rows:
         encoder = rt.encoder(profile)
-        vectors = encoder.encode([r[3] for r in rows])
+        vectors = encoder.encode([r[1] for r in rows])
         if vectors.shape[1] != profile.dimension:
             raise DimensionMismatch(
                 f"encoder {profile.encoder!r} gives {vectors.shape[1]}-d vectors but profile "
@@ -176,18 +176,9 @@ def embed_batch(rt: Runtime, claim: Claim) -> Applied:
             VectorPoint(
                 id=pid,
                 vector=vec,
-                payload=base_payload
-                | {
-                    "chunk_id": cid,
-                    "chunk_seq": seq,
-                    "bundle_seq": bseq,
-                    "component_ids": bundle_components.get(bseq, []),
-                    "token_count": ntok,
-                    "text": text,
-                    "enabled": enabled,
-                },
+                payload=base_payload | {"chunk_id": cid, "enabled": enabled},
             )
-            for (cid, seq, bseq, text, ntok, pid, enabled), vec in zip(rows, vectors, strict=True)
+            for (cid, _text, pid, enabled), vec in zip(rows, vectors, strict=True)
         ]
     # PGVector in the state database: vectors and chunk status commit in one transaction.
     joined = rt.joined_store
@@ -222,17 +213,6 @@ def embed_batch(rt: Runtime, claim: Claim) -> Applied:
         # Only this generation's ids: a newer generation's points are never touched.
         rt.store.delete_points(collection, [p.id for p in points])
     return Applied()
-
-
-def _bundle_components(s: Session, plan_id: int, generation: int, seqs: set[int]) -> dict[int, list[str]]:
-    from sqlalchemy import select
-
-    rows = s.execute(
-        select(Bundle.seq, Bundle.component_ids).where(
-            Bundle.plan_id == plan_id, Bundle.generation == generation, Bundle.seq.in_(seqs)
-        )
-    )
-    return {seq: list(ids) for seq, ids in rows}
 
 
 def fail_plan(rt: Runtime, plan_id: int, message: str, chunk_ids: tuple[int, ...] = ()) -> Applied:

@@ -36,9 +36,9 @@ class CollectionSpec:
 class VectorPoint:
     """One chunk's vector plus its payload.
 
-    Payload keys written by the pipeline: ``plan_id``, ``chunk_id``, ``document_id``,
-    ``dataset_id``, ``version_id``, ``profile_id``, ``bundle_seq``, ``chunk_seq``,
-    ``component_ids``, ``token_count``, ``text``, ``enabled`` (bool).
+    Payload keys written by the pipeline — only what the store filters on or reconcile needs:
+    ``plan_id``, ``chunk_id``, ``document_id``, ``dataset_id``, ``version_id``, ``profile_id``,
+    ``generation``, ``enabled`` (bool). Texts, spans and titles are read from the database.
     """
 
     id: str
