@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import select
-
 from indexflow.db import documents as docs_repo
 from indexflow.db import profiles as profiles_repo
-from indexflow.db.models import Bundle, Chunk, ChunkPlan, Document
+from indexflow.db import search as search_repo
 from indexflow.db.session import transaction
 from indexflow.errors import NotFound
 from indexflow.pipeline.runtime import Runtime
@@ -119,23 +117,8 @@ def _first_active(s):  # type: ignore[no-untyped-def]
 def _join(rt: Runtime, raw: list, dataset_name: str) -> list[Hit]:  # type: ignore[type-arg]
     if not raw:
         return []
-    ids = [h.id for h in raw]
     with transaction(rt.readers) as s:
-        rows = s.execute(
-            select(Chunk, Bundle, Document)
-            .join(ChunkPlan, ChunkPlan.id == Chunk.plan_id)
-            .join(Bundle, Bundle.id == Chunk.bundle_id)
-            .join(Document, Document.id == ChunkPlan.document_id)
-            .where(
-                Chunk.point_id.in_(ids),
-                Chunk.enabled,
-                ChunkPlan.is_active,
-                # A plan being rebuilt serves its old generation until the new one is swapped in.
-                Chunk.generation == ChunkPlan.serving_generation,
-                Document.is_active,
-            )
-        ).all()
-    by_point = {chunk.point_id: (chunk, bundle, doc) for chunk, bundle, doc in rows}
+        by_point = search_repo.visible_chunks(s, [h.id for h in raw])
     out: list[Hit] = []
     seen: set[str] = set()
     for h in raw:
