@@ -22,8 +22,6 @@ from indexflow.db.models import (
 from indexflow.db.session import insert_or_find
 from indexflow.errors import NotFound
 
-NON_TERMINAL = (PlanStatus.PENDING, PlanStatus.BUNDLING, PlanStatus.READY, PlanStatus.EMBEDDING)
-
 
 def get(s: Session, plan_id: int, *, for_update: bool = False) -> ChunkPlan:
     q = select(ChunkPlan).where(ChunkPlan.id == plan_id)
@@ -260,10 +258,6 @@ def count_chunks(s: Session, plan_id: int, generation: int, status: ChunkStatus 
     if status is not None:
         q = q.where(Chunk.status == status)
     return s.scalar(q) or 0
-
-
-def point_ids(s: Session, plan_id: int) -> list[str]:
-    return list(s.scalars(select(Chunk.point_id).where(Chunk.plan_id == plan_id)))
 
 
 def required_points(s: Session, profile_id: int) -> dict[str, int]:

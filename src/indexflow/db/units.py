@@ -18,8 +18,6 @@ from sqlalchemy.orm import Session
 
 from indexflow.db.models import ChunkPlan, PlanStatus, UnitKind, WorkerBeat, WorkUnit, as_utc, utcnow
 
-IN_PROGRESS = (PlanStatus.PENDING, PlanStatus.BUNDLING, PlanStatus.READY, PlanStatus.EMBEDDING)
-
 
 class ClaimLost(Exception):
     """This worker's claim on a unit expired and another worker took the unit over."""
@@ -196,13 +194,6 @@ def finish(s: Session, c: Claim) -> None:
         raise ClaimLost(f"unit {c.unit_id}: this worker's claim expired or the unit was voided")
 
 
-def still_held(s: Session, c: Claim) -> bool:
-    return (
-        s.scalar(select(WorkUnit.id).where(WorkUnit.id == c.unit_id, WorkUnit.claim_token == c.token))
-        is not None
-    )
-
-
 def retry_later(s: Session, c: Claim, *, delay: timedelta, error: str) -> datetime | None:
     """Give the unit back after a transient failure; the relay sends it again after ``delay``.
 
@@ -330,16 +321,6 @@ def stranded_plans(s: Session, *, older_than: datetime, limit: int = 500) -> lis
         .with_for_update(skip_locked=True, of=ChunkPlan)
     )
     return list(s.scalars(q))
-
-
-def for_plans(s: Session, plan_ids: Sequence[int]) -> list[WorkUnit]:
-    if not plan_ids:
-        return []
-    return list(s.scalars(select(WorkUnit).where(WorkUnit.plan_id.in_(plan_ids)).order_by(WorkUnit.id)))
-
-
-def count_open(s: Session) -> int:
-    return s.scalar(select(func.count()).select_from(WorkUnit)) or 0
 
 
 # -- workers -------------------------------------------------------------------------------------
