@@ -64,7 +64,7 @@ class Result:
 
 def run(docs: list[Path], home: Path, *, lease: int, delay: float) -> Result:
     from indexflow import Indexflow
-    from indexflow.pipeline.profiles import ensure_default_profile
+    from indexflow.db.profiles import ensure_default_profile
     from indexflow.settings import Settings
     from indexflow.tasks import execute
 

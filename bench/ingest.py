@@ -42,7 +42,7 @@ def main() -> None:
         with Indexflow(settings) as ix:
             # Load the model and open the store first: both runs below start warm.
             with ix.rt.sessions() as s:
-                from indexflow.pipeline.profiles import ensure_default_profile
+                from indexflow.db.profiles import ensure_default_profile
 
                 profile = ensure_default_profile(s)
                 s.commit()

@@ -50,7 +50,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from indexflow import Indexflow
-    from indexflow.pipeline.profiles import ensure_default_profile
+    from indexflow.db.profiles import ensure_default_profile
     from indexflow.settings import Settings
 
     with tempfile.TemporaryDirectory() as tmp:

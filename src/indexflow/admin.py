@@ -18,15 +18,15 @@ from indexflow.db.models import (
     IndexProfile,
     PlanStatus,
 )
+from indexflow.db.profiles import DEFAULT_PROFILE, ensure_default_profile
 from indexflow.db.session import transaction
 from indexflow.errors import ConflictError, InvalidRequest
 from indexflow.pipeline import machine
 from indexflow.pipeline.machine import Applied
-from indexflow.pipeline.profiles import DEFAULT_PROFILE, ensure_default_profile
 from indexflow.stores.base import SearchFilter
 
 if TYPE_CHECKING:
-    from indexflow.pipeline.runtime import Runtime
+    from indexflow.runtime import Runtime
     from indexflow.tasks.runner import TaskRunner
 
 

@@ -16,7 +16,7 @@ from indexflow.pipeline.machine import Applied
 from indexflow.reports import iso, plan_view
 
 if TYPE_CHECKING:
-    from indexflow.pipeline.runtime import Runtime
+    from indexflow.runtime import Runtime
     from indexflow.tasks.runner import TaskRunner
 
 

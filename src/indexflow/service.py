@@ -22,11 +22,11 @@ from indexflow.db.session import transaction
 from indexflow.errors import IndexflowError, InvalidRequest, NoWorkers
 from indexflow.lifecycle import LifecycleMixin
 from indexflow.pipeline.register import Registration, register_source
-from indexflow.pipeline.runtime import Runtime
-from indexflow.pipeline.search import Hit, search
-from indexflow.pipeline.sources import Source, expand
+from indexflow.query.search import Hit, search
 from indexflow.reports import DocumentReport, IngestReport, Progress, document_status, plan_view
+from indexflow.runtime import Runtime
 from indexflow.settings import Settings
+from indexflow.sources import Source, expand
 from indexflow.tasks.runner import TaskRunner
 
 

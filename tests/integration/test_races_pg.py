@@ -13,7 +13,7 @@ def test_concurrent_registrations_of_one_new_source_make_one_document_and_one_pl
 ) -> None:
     from indexflow.db.models import ChunkPlan, Document, IndexProfile
     from indexflow.pipeline.register import register_source
-    from indexflow.pipeline.runtime import Runtime
+    from indexflow.runtime import Runtime
     from indexflow.settings import Settings
 
     rt = Runtime(Settings(home=tmp_path / "home", database_url=pg_database))

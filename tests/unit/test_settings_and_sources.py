@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from indexflow.errors import InputTooLarge, NotFound
-from indexflow.pipeline.sources import expand
 from indexflow.settings import Settings, mask_url
+from indexflow.sources import expand
 
 
 def test_settings_read_the_spec_names_and_indexflow_prefixed_names(monkeypatch: pytest.MonkeyPatch) -> None:

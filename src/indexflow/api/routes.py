@@ -21,8 +21,8 @@ from indexflow.db import plans as plans_repo
 from indexflow.db.models import as_utc
 from indexflow.db.session import transaction
 from indexflow.errors import ConfigurationError, InputTooLarge, InvalidRequest
-from indexflow.pipeline.sources import Source
 from indexflow.reports import plan_view
+from indexflow.sources import Source
 
 router = APIRouter(prefix="/v1")
 

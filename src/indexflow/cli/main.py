@@ -160,9 +160,9 @@ def preview(
     json_out: Json = False,
 ) -> None:
     """Show how a document will be cut (components → bundles → chunks); stores nothing."""
+    from indexflow.db.profiles import DEFAULT_PROFILE
     from indexflow.errors import IndexflowError
-    from indexflow.pipeline.preview import preview as run_preview
-    from indexflow.pipeline.profiles import DEFAULT_PROFILE
+    from indexflow.query.preview import preview as run_preview
 
     try:
         result = run_preview(

@@ -10,12 +10,12 @@ from indexflow.db import documents as docs_repo
 from indexflow.db import plans as plans_repo
 from indexflow.db import profiles as profiles_repo
 from indexflow.db.models import ChunkPlan, IndexProfile, PlanStatus
+from indexflow.db.profiles import ensure_default_profile
 from indexflow.db.session import transaction
 from indexflow.domain.ids import content_hash
 from indexflow.pipeline import machine
 from indexflow.pipeline.machine import Applied
-from indexflow.pipeline.profiles import ensure_default_profile
-from indexflow.pipeline.runtime import Runtime
+from indexflow.runtime import Runtime
 
 
 @dataclass(slots=True)

@@ -26,7 +26,7 @@ from indexflow.domain.ids import point_id
 from indexflow.errors import DimensionMismatch, NotFound
 from indexflow.pipeline import machine
 from indexflow.pipeline.machine import Applied
-from indexflow.pipeline.runtime import Runtime
+from indexflow.runtime import Runtime
 from indexflow.stores.base import VectorPoint
 
 log = logging.getLogger(__name__)

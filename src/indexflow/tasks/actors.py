@@ -15,7 +15,7 @@ import dramatiq
 
 from indexflow.db.models import UnitKind
 from indexflow.errors import DatabaseUnavailable
-from indexflow.pipeline.runtime import Runtime
+from indexflow.runtime import Runtime
 from indexflow.tasks.execute import run_unit, time_limit_seconds
 from indexflow.tasks.heartbeat import WorkerState
 from indexflow.tasks.outbox import Outbox

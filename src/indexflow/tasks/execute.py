@@ -29,7 +29,7 @@ from indexflow.db.units import Claim, ClaimLost
 from indexflow.errors import ConfigurationError, IndexflowError, NotFound, PermanentError, TransientError
 from indexflow.pipeline import machine, stages
 from indexflow.pipeline.machine import Applied
-from indexflow.pipeline.runtime import Runtime
+from indexflow.runtime import Runtime
 from indexflow.tasks.heartbeat import WorkerState
 from indexflow.tasks.outbox import Outbox
 

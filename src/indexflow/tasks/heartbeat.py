@@ -14,7 +14,7 @@ from indexflow.db import units as units_repo
 from indexflow.db.models import utcnow
 from indexflow.db.session import transaction
 from indexflow.db.units import Claim
-from indexflow.pipeline.runtime import Runtime
+from indexflow.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

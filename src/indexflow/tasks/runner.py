@@ -15,13 +15,13 @@ from collections.abc import Sequence
 import dramatiq
 
 from indexflow.db.models import UnitKind
-from indexflow.pipeline import homelock
-from indexflow.pipeline.runtime import Runtime
-from indexflow.pipeline.sweeper import SweepReport, sweep
+from indexflow.runtime import Runtime
+from indexflow.tasks import homelock
 from indexflow.tasks.actors import Actors, build_actors
 from indexflow.tasks.broker import make_broker
 from indexflow.tasks.heartbeat import HeartbeatThread, WorkerState
 from indexflow.tasks.outbox import Outbox
+from indexflow.tasks.sweeper import SweepReport, sweep
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 def run_worker(settings: Settings, queues: list[str] | None, threads: int) -> None:
     """Consume ``queues`` (default: both) in this process until SIGINT/SIGTERM."""
-    from indexflow.pipeline.runtime import Runtime
+    from indexflow.runtime import Runtime
     from indexflow.tasks.runner import TaskRunner
 
     if not settings.broker_url:

@@ -93,7 +93,7 @@ def test_a_hung_worker_whose_unit_was_taken_over_changes_nothing_when_it_wakes_u
     _wait_for(lambda: log, "the hung worker never reached the encoder")
     with ix.rt.sessions.begin() as s:
         s.execute(update(WorkUnit).values(claim_until=utcnow() - timedelta(seconds=1)))
-    from indexflow.pipeline.sweeper import sweep
+    from indexflow.tasks.sweeper import sweep
 
     assert sweep(ix.rt).expired_claims == [embed]
     manual.run(embed, as_worker=WorkerState(["indexing-embed"], 1))

@@ -13,7 +13,7 @@ from indexflow.db.models import ChunkPlan, IndexProfile, PlanStatus, UnitKind, W
 from indexflow.db.session import transaction
 from indexflow.errors import StoreUnavailable
 from indexflow.pipeline.register import register_source
-from indexflow.pipeline.sweeper import sweep
+from indexflow.tasks.sweeper import sweep
 from tests.manual_worker import ManualWorker, units
 
 
@@ -179,7 +179,7 @@ def test_an_unknown_error_is_retried_a_bounded_number_of_times_then_fails_with_t
 def test_a_permanent_error_fails_the_plan_at_once_without_retrying(ix, corpus: Path) -> None:
     # a profile that declares the wrong dimension: retrying cannot help
     with ix.rt.sessions.begin() as s:
-        from indexflow.pipeline.profiles import ensure_default_profile
+        from indexflow.db.profiles import ensure_default_profile
 
         ensure_default_profile(s)
         s.execute(update(IndexProfile).values(dimension=128))

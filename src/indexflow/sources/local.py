@@ -1,4 +1,4 @@
-"""Sources: local files and folders, fsspec URIs and uploads, read with limits."""
+"""Local sources: files and folders, walked and read with limits."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from indexflow.errors import ConfigurationError, InputTooLarge, InvalidRequest, NotFound, TransientError
+from indexflow.errors import InputTooLarge, NotFound
 
 # Extensions a folder walk picks up; a file named explicitly is always tried (format sniffing).
 INDEXABLE_SUFFIXES = {
@@ -40,31 +40,14 @@ class Source:
 
     def read(self, max_bytes: int) -> bytes:
         if "://" in self.source and not self.source.startswith("file://"):
-            return _read_uri(self.source, max_bytes)
+            from indexflow.sources.uri import read_uri
+
+            return read_uri(self.source, max_bytes)
         path = Path(self.source.removeprefix("file://"))
         size = path.stat().st_size
         if size > max_bytes:
             raise InputTooLarge(f"{path}: {size} bytes is over the {max_bytes}-byte limit")
         return path.read_bytes()
-
-
-def _read_uri(uri: str, max_bytes: int) -> bytes:
-    import fsspec
-
-    try:
-        with fsspec.open(uri, "rb") as fh:
-            data = fh.read(max_bytes + 1)
-    except ImportError as exc:  # fsspec names the missing backend package (s3fs, gcsfs, …)
-        raise ConfigurationError(f"{uri}: {exc}") from exc
-    except ValueError as exc:  # unknown protocol
-        raise InvalidRequest(f"{uri}: {exc}") from exc
-    except FileNotFoundError as exc:
-        raise NotFound(f"{uri}: not found") from exc
-    except (OSError, TimeoutError) as exc:
-        raise TransientError(f"{uri}: {exc}") from exc
-    if len(data) > max_bytes:
-        raise InputTooLarge(f"{uri}: over the {max_bytes}-byte limit")
-    return bytes(data)
 
 
 def expand(paths: Iterable[str | os.PathLike[str]], skipped: list[str] | None = None) -> Iterator[Source]:

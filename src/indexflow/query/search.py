@@ -10,7 +10,7 @@ from indexflow.db import profiles as profiles_repo
 from indexflow.db import search as search_repo
 from indexflow.db.session import transaction
 from indexflow.errors import NotFound
-from indexflow.pipeline.runtime import Runtime
+from indexflow.runtime import Runtime
 from indexflow.stores.base import SearchFilter
 
 

@@ -1,0 +1,1 @@
+"""Read-side use cases: search and preview (nothing here writes)."""
