@@ -109,8 +109,8 @@ def run(docs: list[Path], home: Path, *, lease: int, delay: float) -> Result:
         if d.status == "FAILED":
             errors.append(f"{Path(d.source).name}: {d.error}")
         for p in d.plans:
-            plans[p["status"]] += 1
-            chunks += p["chunk_count"] or 0
+            plans[p.status] += 1
+            chunks += p.chunk_count or 0
     resends = (
         sum(len(r.expired_claims) for r in sweeps),
         sum(len(r.lost_messages) for r in sweeps),

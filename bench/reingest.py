@@ -78,8 +78,8 @@ def main() -> None:
             first_s = time.perf_counter() - t0
             assert first.ok, [(d.source, d.error) for d in first.failed][:5]
             first_calls, first_texts = len(calls), sum(calls)
-            chunks = sum(p["chunk_count"] for d in first.documents for p in d.plans)
-            points = ix.rt.store.count(ix.profiles()[0]["collection"])
+            chunks = sum(p.chunk_count for d in first.documents for p in d.plans)
+            points = ix.rt.store.count(ix.profiles.list()[0].collection)
 
             calls.clear()
             t0 = time.perf_counter()

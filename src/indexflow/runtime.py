@@ -22,7 +22,25 @@ class Runtime:
     Nothing connects until first use, so building a Runtime is cheap; ``close`` releases all.
     """
 
-    def __init__(self, settings: Settings, *, store: VectorStore | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: VectorStore | None = None,
+        encoder: Encoder | None = None,
+    ) -> None:
+        """Prepare the runtime (nothing connects yet).
+
+        Args:
+            settings: the effective configuration.
+            store: a vector store to use instead of the one ``settings.vector_store`` names
+                (e.g. ``indexflow.testing.MemoryStore()``); it stays this runtime's store after
+                ``close`` (which closes it).
+            encoder: an encoder that serves every profile instead of the one each profile
+                names (e.g. ``indexflow.testing.HashEncoder()``); its ``dimension`` must match
+                the profiles'. Tokenizers are not affected: chunking always uses the profile's
+                real tokenizer.
+        """
         self.settings = settings
         # Plans this process has not touched since it started are leftovers of an earlier run.
         self.started_at = utcnow()
@@ -36,6 +54,8 @@ class Runtime:
         )
         self.readers: sessionmaker[Session] = make_session_factory(self._reader_engine or self.engine)
         self._store = store
+        self._store_injected = store is not None
+        self._encoder = encoder
         self._lock = threading.Lock()
         self._collections: set[str] = set()
         self._schema_ready = False
@@ -80,6 +100,9 @@ class Runtime:
         return store if isinstance(store, TransactionalStore) else None
 
     def encoder(self, profile: IndexProfile) -> Encoder:
+        """The injected encoder, else the profile's (shared by the process, see ``get_encoder``)."""
+        if self._encoder is not None:
+            return self._encoder
         from indexflow.encoders.factory import get_encoder
 
         s = self.settings
@@ -91,6 +114,7 @@ class Runtime:
         )
 
     def tokenizer(self, profile: IndexProfile) -> Any:
+        """The profile's real tokenizer (never replaced by an injected encoder)."""
         from indexflow.encoders.tokenizer import load_tokenizer
 
         return load_tokenizer(profile.tokenizer)
@@ -110,10 +134,19 @@ class Runtime:
             self._collections.add(name)
         return name
 
+    def forget_collection(self, name: str) -> None:
+        """Forget that collection ``name`` was ensured, so the next write creates it anew.
+
+        Call it after dropping the collection from the store (a purged profile's id, hence its
+        collection name, may be given to the next profile on SQLite).
+        """
+        self._collections.discard(name)
+
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
-            self._store = None
+            if not self._store_injected:  # an injected store stays: the next use must not build another
+                self._store = None
         self.engine.dispose()
         if self._reader_engine is not None:
             self._reader_engine.dispose()

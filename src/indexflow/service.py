@@ -5,29 +5,38 @@ ix = Indexflow()                       # settings from the environment, embedded
 report = ix.ingest(["./docs"], dataset="default", wait=True)
 for hit in ix.search("how do I install it?", k=5):
     print(hit.score, hit.document.source, hit.text)
+ix.documents.list(dataset="default")   # and ix.plans, ix.chunks, ix.profiles, ix.maintenance
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from indexflow.admin import AdminMixin
 from indexflow.db import documents as docs_repo
 from indexflow.db import plans as plans_repo
-from indexflow.db.session import transaction
+from indexflow.encoders.base import Encoder
 from indexflow.errors import IndexflowError, InvalidRequest, NoWorkers
-from indexflow.lifecycle import LifecycleMixin
+from indexflow.manage import Chunks, Context, Documents, Maintenance, Plans, Profiles
 from indexflow.pipeline.register import Registration, register_source
-from indexflow.query.search import Hit, search
-from indexflow.reports import DocumentReport, IngestReport, Progress, document_status, plan_view
+from indexflow.query.search import search
 from indexflow.runtime import Runtime
 from indexflow.settings import Settings
 from indexflow.sources import Source, expand
+from indexflow.stores.base import VectorStore
 from indexflow.tasks.runner import TaskRunner
+from indexflow.views import (
+    DocumentReport,
+    Hit,
+    IngestReport,
+    PlanView,
+    Progress,
+    Registered,
+    document_status,
+)
 
 
 @dataclass(slots=True)
@@ -38,28 +47,58 @@ class _Pending:
     plan_ids: list[int] = field(default_factory=list)
 
 
-class Indexflow(LifecycleMixin, AdminMixin):
-    """Ingest, follow, search and manage an index; the same code on every backend.
+class Indexflow:
+    """Ingest, follow and search an index; the same code on every backend.
+
+    Management lives in small collaborators: ``documents``, ``plans``, ``chunks``,
+    ``profiles`` and ``maintenance`` (purge, reconcile, workers, health).
 
     Args:
         settings: effective settings; by default read from the environment.
+        store: a vector store to use instead of the configured one (e.g.
+            ``indexflow.testing.MemoryStore()``).
+        encoder: an encoder serving every profile instead of the profile's model (e.g.
+            ``indexflow.testing.HashEncoder()``).
         **overrides: field overrides for ``Settings`` (e.g. ``home="./state"``).
     """
 
-    def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        store: VectorStore | None = None,
+        encoder: Encoder | None = None,
+        **overrides: Any,
+    ) -> None:
         base = settings or Settings()
         # Re-validated (not model_copy) so overrides are coerced like the environment is.
         self.settings = Settings(**(base.model_dump() | overrides)) if overrides else base
-        self.rt = Runtime(self.settings)
+        self.rt = Runtime(self.settings, store=store, **({"encoder": encoder} if encoder else {}))  # TEMP
         self.rt.ensure_schema()
         self._tasks: TaskRunner | None = None
+        self._ctx = Context(self.rt, lambda: self.tasks)
+        self.documents = Documents(self._ctx)
+        self.plans = Plans(self._ctx)
+        self.chunks = Chunks(self._ctx)
+        self.profiles = Profiles(self._ctx)
+        self.maintenance = Maintenance(self._ctx, self.plans)
 
     # -- plumbing ---------------------------------------------------------------------------------
     @property
     def tasks(self) -> TaskRunner:
+        """The broker, actors and outbox (built on first use)."""
         if self._tasks is None:
             self._tasks = TaskRunner(self.rt)
         return self._tasks
+
+    @property
+    def in_process(self) -> bool:
+        """True without a broker: this process is the worker (the embedded default)."""
+        return not self.settings.broker_url
+
+    def start_worker(self) -> None:
+        """Run the in-process worker threads now (``serve`` does; ``ingest`` does by itself)."""
+        self.tasks.start_worker(self.settings.in_process_threads)
 
     def close(self) -> None:
         if self._tasks is not None:
@@ -81,8 +120,18 @@ class Indexflow(LifecycleMixin, AdminMixin):
         dataset: str = "default",
         data: bytes | None = None,
         profiles: list[str] | None = None,
-    ) -> Registration:
+    ) -> Registered:
         """Register one document (path, URI or uploaded bytes) and send its work; never waits."""
+        return self._view(self._register(source, dataset=dataset, data=data, profiles=profiles))
+
+    def _register(
+        self,
+        source: Source | str,
+        *,
+        dataset: str,
+        data: bytes | None = None,
+        profiles: list[str] | None = None,
+    ) -> Registration:
         if isinstance(source, Source):
             src = source
         elif data is not None:
@@ -96,7 +145,7 @@ class Indexflow(LifecycleMixin, AdminMixin):
             if not single:
                 raise InvalidRequest(f"{source}: not a single document; use ingest() for folders")
             src = found[0]
-        self.tasks.own_home()
+        self._ctx.own_home()
         try:
             payload = data if data is not None else src.read(self.settings.max_document_bytes)
         except OSError as exc:
@@ -109,13 +158,14 @@ class Indexflow(LifecycleMixin, AdminMixin):
             filename=src.filename,
             profiles=profiles,
         )
-        self._after_commit(reg)
+        self._ctx.send(reg.applied)
         return reg
 
-    def _after_commit(self, reg: Registration) -> None:
-        from indexflow.tasks.execute import after_commit
-
-        after_commit(self.rt, reg.applied, self.tasks.outbox)
+    @staticmethod
+    def _view(reg: Registration) -> Registered:
+        return Registered(
+            document_id=reg.document_id, version_id=reg.version_id, plan_ids=reg.plan_ids, outcome=reg.outcome
+        )
 
     def ingest(
         self,
@@ -141,24 +191,24 @@ class Indexflow(LifecycleMixin, AdminMixin):
         """
         if isinstance(paths, str):
             paths = [paths]
-        if not self.tasks.in_process and require_workers:
-            missing = self.missing_workers(wait=self.settings.worker_wait_seconds)
+        if not self.in_process and require_workers:
+            missing = self.maintenance.missing_workers(wait=self.settings.worker_wait_seconds)
             if missing:
                 raise NoWorkers(
                     f"no worker is listening on {', '.join(missing)}; start one with `indexflow worker` "
                     "(or ingest with --keep-waiting to register now and wait for one)"
                 )
-        if self.tasks.in_process:
+        if self.in_process:
             # This process is the worker: start it now, so plans left unfinished by an earlier run
             # (killed mid-ingest) are resumed even if every file is unchanged this time.
-            self.tasks.start_worker(self.settings.in_process_threads)
+            self.start_worker()
         pending: list[_Pending] = []
         next_report = 0.0
         skipped: list[str] = []
         for src in _safe_expand(paths, pending, skipped):
             entry = _Pending(src.source)
             try:
-                entry.registration = self.enqueue_source(src, dataset=dataset, profiles=profiles)
+                entry.registration = self._register(src, dataset=dataset, profiles=profiles)
                 entry.plan_ids = entry.registration.plan_ids
             except IndexflowError as exc:
                 entry.error = str(exc)
@@ -172,9 +222,7 @@ class Indexflow(LifecycleMixin, AdminMixin):
         plan_ids = [p for e in pending for p in e.plan_ids]
         if wait:
             self.wait(plan_ids, on_progress=on_progress, timeout=timeout, registered=len(pending))
-        report = self._report(dataset, pending)
-        report.skipped = skipped
-        return report
+        return self._report(dataset, pending, skipped)
 
     def wait(
         self,
@@ -185,7 +233,11 @@ class Indexflow(LifecycleMixin, AdminMixin):
         registered: int | None = None,
         poll: float = 0.25,
     ) -> Progress:
-        """Block until every plan in ``plan_ids`` is EMBEDDED or FAILED (state read from the DB)."""
+        """Block until every plan in ``plan_ids`` is EMBEDDED or FAILED (state read from the DB).
+
+        Raises:
+            TimeoutError: ``timeout`` seconds passed first.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             prog = self.progress(plan_ids, registered=registered)
@@ -199,12 +251,13 @@ class Indexflow(LifecycleMixin, AdminMixin):
             time.sleep(poll if len(plan_ids) < 500 else max(poll, 1.0))
 
     def progress(self, plan_ids: list[int], *, registered: int | None = None) -> Progress:
-        with transaction(self.rt.readers) as s:
+        """Where these plans stand: parsed, bundled, embedded chunks, done and failed."""
+        with self._ctx.read() as s:
             return Progress.of(plans_repo.progress_rows(s, plan_ids), registered=registered)
 
-    def _report(self, dataset: str, pending: list[_Pending]) -> IngestReport:
+    def _report(self, dataset: str, pending: list[_Pending], skipped: list[str]) -> IngestReport:
         docs: list[DocumentReport] = []
-        with transaction(self.rt.readers) as s:
+        with self._ctx.read() as s:
             for e in pending:
                 if e.registration is None:
                     docs.append(DocumentReport(source=e.source, status="FAILED", error=e.error))
@@ -216,13 +269,14 @@ class Indexflow(LifecycleMixin, AdminMixin):
                         source=e.source,
                         document_id=doc.id,
                         title=doc.title,
+                        dataset=dataset,
                         outcome=e.registration.outcome,
                         status=document_status(plans),
-                        plans=[plan_view(p) for p in plans],
+                        plans=[PlanView.of(p) for p in plans],
                         error=next((p.last_error for p in plans if p.last_error), None),
                     )
                 )
-        return IngestReport(dataset=dataset, documents=docs)
+        return IngestReport(dataset=dataset, documents=docs, skipped=skipped)
 
     # -- read -------------------------------------------------------------------------------------
     def search(
@@ -237,79 +291,8 @@ class Indexflow(LifecycleMixin, AdminMixin):
         """The ``k`` chunks most similar to ``query`` among the dataset's searchable documents."""
         return search(self.rt, query, dataset=dataset, k=k, profile=profile, document_ids=document_ids)
 
-    def workers(self) -> list[dict[str, Any]]:
-        """Live worker processes (heartbeat within the last few beats): host, pid, queues, units."""
-        from datetime import timedelta
 
-        from indexflow.db import units as units_repo
-        from indexflow.db.models import utcnow
-        from indexflow.reports import iso
-
-        since = utcnow() - timedelta(seconds=3 * self.settings.heartbeat_seconds + 5)
-        with transaction(self.rt.readers) as s:
-            return [
-                {
-                    "id": w.id,
-                    "host": w.host,
-                    "pid": w.pid,
-                    "queues": list(w.queues),
-                    "threads": w.threads,
-                    "running_units": list(w.running),
-                    "started_at": iso(w.started_at),
-                    "last_beat": iso(w.beat_at),
-                    "idle_since": iso(w.idle_since),
-                }
-                for w in units_repo.live_workers(s, since)
-            ]
-
-    def missing_workers(self, *, wait: float = 0.0) -> list[str]:
-        """The queues ingest needs that no live worker listens on (empty in-process).
-
-        With ``wait``, keeps looking that many seconds (a worker that just started beats soon).
-        """
-        if self.tasks.in_process:
-            return []
-        deadline = time.monotonic() + wait
-        while True:
-            listening = {q for w in self.workers() for q in w["queues"]}
-            missing = [q for q in (self.settings.plan_queue, self.settings.embed_queue) if q not in listening]
-            if not missing or time.monotonic() >= deadline:
-                return missing
-            time.sleep(0.5)
-
-    def datasets(self) -> list[str]:
-        """Names of the datasets that exist."""
-        with transaction(self.rt.readers) as s:
-            return [d.name for d in docs_repo.list_datasets(s)]
-
-    def status(self, *, dataset: str | None = None) -> list[DocumentReport]:
-        """Every document (optionally of one dataset) with its plans' status, counts and errors."""
-        with transaction(self.rt.readers) as s:
-            ds_id = docs_repo.get_dataset(s, dataset).id if dataset else None
-            documents = docs_repo.list_documents(s, ds_id)
-            plans = plans_repo.for_documents(s, [d.id for d in documents])
-            by_doc: dict[int, list[Any]] = {}
-            for p in plans:
-                by_doc.setdefault(p.document_id, []).append(p)
-            out = []
-            for d in documents:
-                current = [p for p in by_doc.get(d.id, []) if p.version_id == d.current_version_id]
-                out.append(
-                    DocumentReport(
-                        source=d.source,
-                        document_id=d.id,
-                        title=d.title,
-                        dataset=d.dataset.name,
-                        is_active=d.is_active,
-                        status=document_status(current) if d.is_active else "INACTIVE",
-                        plans=[plan_view(p) for p in by_doc.get(d.id, [])],
-                        error=next((p.last_error for p in current if p.last_error), None),
-                    )
-                )
-            return out
-
-
-def _safe_expand(paths: Iterable[str], pending: list[_Pending], skipped: list[str]) -> Iterable[Source]:
+def _safe_expand(paths: Iterable[str], pending: list[_Pending], skipped: list[str]) -> Iterator[Source]:
     for p in paths:
         try:
             yield from expand([p], skipped)

@@ -333,6 +333,47 @@ class StoreContract:
             second.close()
 
 
+class TestMemoryStore(StoreContract):
+    """The test double shipped in ``indexflow.testing``: it must behave like the real engines."""
+
+    @pytest.fixture
+    def open_store(self) -> OpenStore:
+        from indexflow.testing import MemoryStore
+
+        shared = MemoryStore()  # data lives as long as the object: "reopening" is using it again
+        return lambda: shared
+
+    def test_another_instance_shares_nothing(self, store: VectorStore, make_collection: MakeCollection):
+        from indexflow.testing import MemoryStore
+
+        name = make_collection()
+        store.upsert(name, [point(1)])
+        other = MemoryStore()
+        assert other.count(name) == 0 and other.collections() == []
+
+    def test_payloads_are_copied_in_and_out(self, store: VectorStore, make_collection: MakeCollection):
+        name = make_collection()
+        written = point(1)
+        store.upsert(name, [written])
+        written.payload["plan_id"] = 99
+        [hit] = store.search(name, unit(1), 1)
+        hit.payload["plan_id"] = 98
+        assert next(iter(store.iter_points(name))).payload["plan_id"] == 1
+
+    def test_ids_are_canonical_uuids_and_others_are_refused(
+        self, store: VectorStore, make_collection: MakeCollection
+    ):
+        from indexflow.errors import PermanentError
+
+        name = make_collection()
+        store.upsert(name, [VectorPoint(pid(1).upper(), unit(1), {"plan_id": 1})])
+        assert [h.id for h in store.iter_points(name)] == [pid(1)]
+        with pytest.raises(PermanentError):
+            store.upsert(name, [VectorPoint("not-a-uuid", unit(1), {})])
+        with pytest.raises(DimensionMismatch):
+            store.search(name, [1.0, 0.0], 3)
+
+
 class TestQdrantEdge(StoreContract):
     @pytest.fixture
     def open_store(self, tmp_path: Path) -> OpenStore:

@@ -104,7 +104,6 @@ def test_the_events_feed_delivers_every_plan_when_hundreds_change_within_the_sam
     from sqlalchemy import update
 
     from indexflow import Indexflow
-    from indexflow.api import routes
     from indexflow.db.models import ChunkPlan
     from indexflow.pipeline.register import register_source
     from indexflow.settings import Settings
@@ -121,8 +120,9 @@ def test_the_events_feed_delivers_every_plan_when_hundreds_change_within_the_sam
         # when the feed is followed from before that instant
         cursor, seen, polls = (datetime(2026, 12, 1, tzinfo=UTC), 0), set(), 0
         while len(seen) < 1200 and polls < 20:
-            changes, cursor = routes.plan_changes(ix, cursor, None, None)
-            seen |= {c["plan_id"] for c in changes}
+            page = ix.plans.changed_after(cursor)
+            cursor = page.cursor
+            seen |= {p.plan_id for p in page.plans}
             polls += 1
         # then every plan was delivered, page by page, without stalling
         assert len(seen) == 1200 and polls <= 4

@@ -182,7 +182,7 @@ def test_profiles_purge_and_reconcile_commands_end_to_end(tmp_path: Path) -> Non
         from indexflow import Indexflow
         from indexflow.stores.base import VectorPoint
         with Indexflow() as ix:
-            coll = ix.profiles()[0]["collection"]
+            coll = ix.profiles.list()[0].collection
             pid = str(uuid.uuid4())
             ix.rt.store.upsert(coll, [VectorPoint(pid, [0.05] * 384, {{"plan_id": 999, "enabled": True}})])
             ix.rt.store.delete_by_plan(coll, {bees_plan})

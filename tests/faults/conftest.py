@@ -166,7 +166,7 @@ def unit_rows(ix: Any) -> list[dict[str, Any]]:
 
 def plan_ids_of(report: Any) -> list[int]:
     """Plan ids of an IngestReport."""
-    return [p["plan_id"] for d in report.documents for p in d.plans]
+    return [p.plan_id for d in report.documents for p in d.plans]
 
 
 # --------------------------------------------------------------------------------------------
@@ -201,7 +201,7 @@ def assert_invariants(
     from indexflow.stores.base import SearchFilter
 
     problems: list[str] = []
-    reports = ix.status(dataset=dataset)
+    reports = ix.documents.list(dataset=dataset)
     by_key: dict[int | str, Any] = {}
     for d in reports:
         by_key[d.document_id] = d
@@ -237,8 +237,8 @@ def assert_invariants(
             if doc is None:
                 problems.append(f"{key}: expected {state}, but no such document")
                 continue
-            current = [p for p in doc.plans if p["version_id"] == _current_version(s, doc.document_id)]
-            statuses = sorted({p["status"] for p in current})
+            current = [p for p in doc.plans if p.version_id == _current_version(s, doc.document_id)]
+            statuses = sorted({p.status for p in current})
             if not current or not set(statuses) <= TERMINAL:
                 problems.append(f"{doc.source}: plans not all terminal: {statuses} {current}")
             if doc.status != state:
@@ -248,11 +248,11 @@ def assert_invariants(
             if state == "EMBEDDED":
                 for p in current:
                     if not (
-                        p["is_active"] and p["chunk_count"] > 0 and p["embedded_count"] == p["chunk_count"]
+                        p.is_active and p.chunk_count > 0 and p.embedded_count == p.chunk_count
                     ):
                         problems.append(f"{doc.source}: EMBEDDED plan not serving all its chunks: {p}")
             if state in ("FAILED", "INACTIVE"):
-                errors = [p["last_error"] for p in current if p["status"] == "FAILED"]
+                errors = [p.last_error for p in current if p.status == "FAILED"]
                 if not errors or not all(errors):
                     problems.append(f"{doc.source}: FAILED plan without a readable last_error: {current}")
                 elif needle is not None and not any(needle in e for e in errors):
@@ -299,7 +299,7 @@ def assert_invariants(
                     f"{prof.collection}: {points} points for {chunks} serving chunks "
                     f"(plan: (chunks, points)) {detail}"
                 )
-    rec = ix.reconcile()
+    rec = ix.maintenance.reconcile()
     if rec.orphan_points:
         problems.append(
             f"reconcile found orphan points: { {c: len(v) for c, v in rec.orphan_points.items()} }"
@@ -647,7 +647,7 @@ class Fleet:
             for p in procs or self.procs:
                 if not p.alive():
                     pytest.fail(f"worker {p.pid} exited ({p.popen.returncode}):\n{p.log()}", pytrace=False)
-            return wanted <= {w["pid"] for w in ix.workers()}
+            return wanted <= {w.pid for w in ix.maintenance.workers()}
 
         wait_for(ready, timeout=timeout, interval=0.25, what="workers to listen", diag=self.logs)
 

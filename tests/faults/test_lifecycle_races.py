@@ -58,13 +58,13 @@ def test_delete_and_deactivate_while_indexing_leave_nothing_behind(
         report = ix.ingest([str(p) for p in (*big, *small)], dataset="d", wait=False)
         by_source = {d.source: d for d in report.documents}
         doomed, paused = (by_source[str(p.resolve())] for p in big)
-        doomed_plan, paused_plan = doomed.plans[0]["plan_id"], paused.plans[0]["plan_id"]
+        doomed_plan, paused_plan = doomed.plans[0].plan_id, paused.plans[0].plan_id
 
         # when each big document has chunks embedded and batches still to go: delete the
         # first, deactivate the second (each as soon as it is caught so)
         actions = {
-            doomed_plan: lambda: ix.delete_document(doomed.document_id),
-            paused_plan: lambda: ix.deactivate_document(paused.document_id),
+            doomed_plan: lambda: ix.documents.delete(doomed.document_id),
+            paused_plan: lambda: ix.documents.deactivate(paused.document_id),
         }
         mid: dict[int, tuple[str, int, int]] = {}
 

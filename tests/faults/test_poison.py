@@ -53,7 +53,7 @@ def test_poison_documents_fail_alone_with_a_readable_error(make_ix, tmp_path: Pa
     # permanent: no unit was ever given back with backoff (the poison failed on its first try)
     assert rec.max_failures == 0
     rec.assert_never_backwards()
-    errors = {d.source: d.error for d in ix.status(dataset="d") if d.status == "FAILED"}
+    errors = {d.source: d.error for d in ix.documents.list(dataset="d") if d.status == "FAILED"}
     assert len(errors) == 2 and all(e and len(e) < 500 and "Traceback" not in e for e in errors.values()), (
         errors
     )

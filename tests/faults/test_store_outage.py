@@ -69,15 +69,15 @@ def test_a_store_outage_fails_no_plan_and_every_plan_finishes_when_it_is_back(
         while outage.started is None or outage.down:
             rows = plan_rows(ix, plans)
             assert not [p for p, (st, _, _) in rows.items() if st == "FAILED"], rows
-            views += [ix.plan(p) for p in plans]
+            views += [ix.plans.get(p) for p in plans]
             time.sleep(0.5)
         wait_plans(ix, plans, timeout=60)
     assert outage.refused > 3 * len(plans), outage.refused
     # transient failures are not bounded by max_embed_retries (1): a unit failed many times
     assert rec.max_failures > ix.settings.max_embed_retries + 1, rec.max_failures
-    waiting = {v["plan_id"] for v in views if v["retrying"] and "store unavailable" in v["retrying"]}
-    assert waiting == set(plans), [v["retrying"] for v in views]
+    waiting = {v.plan_id for v in views if v.retrying and "store unavailable" in v.retrying}
+    assert waiting == set(plans), [v.retrying for v in views]
     assert not rec.seen("FAILED")
-    assert all(ix.plan(p)["retrying"] is None for p in plans)  # cleared once embedded
+    assert all(ix.plans.get(p).retrying is None for p in plans)  # cleared once embedded
     assert_invariants(ix, dict.fromkeys(docs, "EMBEDDED"))
     rec.assert_never_backwards()

@@ -149,9 +149,9 @@ def test_a_worker_frozen_past_its_lease_is_replaced_and_changes_nothing_when_it_
             victim.signal(signal.SIGCONT)
 
             def settled() -> bool:
-                for w in ix.workers():
-                    if w["pid"] == victim.pid and not w["running_units"]:
-                        return datetime.fromisoformat(w["last_beat"]) > woke
+                for w in ix.maintenance.workers():
+                    if w.pid == victim.pid and not w.running_units:
+                        return datetime.fromisoformat(w.last_beat) > woke
                 return False
 
             wait_for(settled, timeout=60, interval=0.2, what="the woken worker to settle", diag=workers.logs)

@@ -112,7 +112,7 @@ def test_ingest_with_a_broker_and_no_live_worker_says_so_within_seconds_and_regi
             ix.ingest([str(corpus)], dataset="docs", wait=True)
         assert time.monotonic() - started < 30
         # and nothing was registered
-        assert ix.status() == [] and ix.workers() == []
+        assert ix.documents.list() == [] and ix.maintenance.workers() == []
         # unless asked to register anyway and wait for a worker later
         report = ix.ingest(
             [str(corpus / "composting.txt")], dataset="docs", wait=False, require_workers=False

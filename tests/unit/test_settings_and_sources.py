@@ -8,7 +8,7 @@ import pytest
 
 from indexflow.errors import InputTooLarge, NotFound
 from indexflow.settings import Settings, mask_url
-from indexflow.sources import expand
+from indexflow.sources import basename, expand
 
 
 def test_settings_read_the_spec_names_and_indexflow_prefixed_names(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -101,3 +101,20 @@ def test_a_folder_walk_lists_the_files_it_skipped(tmp_path: Path) -> None:
     skipped: list[str] = []
     found = [Path(s.source).name for s in expand([tmp_path], skipped)]
     assert found == ["notes.md"] and [Path(p).name for p in skipped] == ["deck.pptx"]
+
+
+def test_a_folder_walk_picks_up_every_registered_extension(tmp_path: Path) -> None:
+    for name in ("a.mkd", "b.rst", "c.csv", "d.adoc", "e.xhtml", "f.pptx"):
+        (tmp_path / name).write_text("x")
+    skipped: list[str] = []
+    found = [s.filename for s in expand([tmp_path], skipped)]
+    assert found == ["a.mkd", "b.rst", "c.csv", "d.adoc", "e.xhtml"]
+    assert [Path(p).name for p in skipped] == ["f.pptx"]
+
+
+def test_basename_is_the_last_segment_of_a_path_or_uri() -> None:
+    assert basename("/srv/docs/guide.md") == "guide.md"
+    assert basename("s3://bucket/docs/") == "docs"
+    assert basename("guide.md") == "guide.md"
+    [uri] = list(expand(["memory://bucket/dir/notes.txt"]))
+    assert uri.filename == "notes.txt"

@@ -7,7 +7,7 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,6 +24,10 @@ from indexflow.errors import (
     TransientError,
 )
 from indexflow.settings import Settings
+from indexflow.views import Health
+
+if TYPE_CHECKING:
+    from indexflow.service import Indexflow
 
 _STATUS = ((NotFound, 404), (ConflictError, 409), (PermanentError, 422), (TransientError, 503))
 
@@ -40,8 +44,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ix = Indexflow(settings or Settings())
         app.state.ix = ix
-        if ix.tasks.in_process:
-            ix.tasks.start_worker(ix.settings.in_process_threads)
+        if ix.in_process:
+            ix.start_worker()
         try:
             yield
         finally:
@@ -73,24 +77,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def _value(_: Request, exc: ValueError) -> JSONResponse:
         return error_response(422, "invalid_request", str(exc))
 
-    @app.get("/healthz")
-    def healthz(request: Request) -> dict[str, Any]:
-        from sqlalchemy import text
-
-        ix = request.app.state.ix
-        with ix.rt.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        per_queue: dict[str, int] = {q: 0 for q in (ix.settings.plan_queue, ix.settings.embed_queue)}
-        for w in ix.workers():
-            for q in w["queues"]:
-                per_queue[q] = per_queue.get(q, 0) + 1
-        missing = [q for q, n in per_queue.items() if n == 0]
-        return {
-            "status": "ok" if not missing else "degraded",
-            "broker": "in-process" if ix.tasks.in_process else "external",
-            "workers": per_queue,
-            "queues_without_workers": missing,
-        }
+    @app.get("/healthz", response_model=Health)
+    def healthz(request: Request) -> Health:
+        """The database answers (else 503), and live workers per queue ("degraded" if one has none)."""
+        ix: Indexflow = request.app.state.ix
+        return ix.maintenance.health()
 
     @app.get("/v1/events")
     async def events(
@@ -106,7 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """
         from sse_starlette.sse import EventSourceResponse
 
-        ix = request.app.state.ix
+        ix: Indexflow = request.app.state.ix
         if since is None:
             start = (
                 datetime(1970, 1, 1, tzinfo=UTC) if document_id else datetime.now(UTC) - timedelta(seconds=5)
@@ -116,17 +107,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         async def stream() -> AsyncIterator[dict[str, str]]:
             cursor: tuple[datetime, int] = (start - timedelta(microseconds=1), 0)
-            seen: dict[int, tuple[str, int]] = {}
+            seen: dict[int, tuple[str, int | None]] = {}
             while not await request.is_disconnected():
-                changes, cursor = await run_in_threadpool(
-                    routes.plan_changes, ix, cursor, dataset, document_id
+                page = await run_in_threadpool(
+                    ix.plans.changed_after, cursor, dataset=dataset, document_id=document_id
                 )
-                for change in changes:
-                    key = (change["status"], change["embedded_count"])
-                    if seen.get(change["plan_id"]) != key:
-                        seen[change["plan_id"]] = key
-                        yield {"event": "plan", "data": json.dumps(change)}
-                if len(changes) < routes.EVENTS_PAGE:
+                cursor = page.cursor
+                for plan in page.plans:
+                    key = (plan.status, plan.embedded_count)
+                    if seen.get(plan.plan_id) != key:
+                        seen[plan.plan_id] = key
+                        yield {"event": "plan", "data": json.dumps(plan.to_dict())}
+                if not page.full_page:
                     await asyncio.sleep(0.5)  # caught up; a full page is followed at once
 
         return EventSourceResponse(stream(), ping=15)

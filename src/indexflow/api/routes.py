@@ -1,52 +1,52 @@
-"""Routes under /v1: documents, plans, profiles, search."""
+"""Routes under /v1: documents, plans, chunks, profiles, search.
+
+Every route calls the facade and answers with its typed views; none touches the database.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from indexflow.api.schemas import (
-    Accepted,
-    ProfileClone,
-    ProfileCreate,
-    SearchRequest,
-    SearchResponse,
-    UriIngest,
-)
-from indexflow.db import plans as plans_repo
-from indexflow.db.models import as_utc
-from indexflow.db.session import transaction
+from indexflow.api.schemas import ProfileClone, ProfileCreate, SearchRequest, UriIngest
 from indexflow.errors import ConfigurationError, InputTooLarge, InvalidRequest
-from indexflow.reports import plan_view
+from indexflow.service import Indexflow
 from indexflow.sources import Source
+from indexflow.views import (
+    Accepted,
+    ChunkList,
+    ChunkToggle,
+    DocumentList,
+    DocumentRemoval,
+    DocumentView,
+    PlanView,
+    ProfileActivation,
+    ProfileList,
+    ProfileView,
+    Registered,
+    SearchResponse,
+)
 
 router = APIRouter(prefix="/v1")
 
 
-def _ix(request: Request) -> Any:
-    return request.app.state.ix
+def _ix(request: Request) -> Indexflow:
+    ix: Indexflow = request.app.state.ix
+    return ix
 
 
-def _accepted(reg: Any) -> JSONResponse:
-    body = Accepted(
-        document_id=reg.document_id,
-        version_id=reg.version_id,
-        plan_ids=reg.plan_ids,
-        outcome=reg.outcome,
-        status_url=f"/v1/documents/{reg.document_id}",
-    )
-    return JSONResponse(status_code=202, content=body.model_dump())
+def _accepted(reg: Registered) -> JSONResponse:
+    body = Accepted(**reg.model_dump(), status_url=f"/v1/documents/{reg.document_id}")
+    return JSONResponse(status_code=202, content=body.to_dict())
 
 
 @router.post("/datasets/{dataset}/documents", status_code=202, response_model=Accepted)
 async def upload_document(request: Request, dataset: str) -> JSONResponse:
     """Multipart upload (field ``file``) or JSON ``{"uri": …}``; 202 with document and plan ids."""
-    from starlette.concurrency import run_in_threadpool
-
     ix = _ix(request)
     ctype = request.headers.get("content-type", "")
     if ctype.startswith("multipart/form-data"):
@@ -69,9 +69,8 @@ async def upload_document(request: Request, dataset: str) -> JSONResponse:
         body = UriIngest.model_validate(await request.json())
     except ValueError as exc:
         raise InvalidRequest(f"send multipart/form-data with a file, or JSON {{'uri': …}}: {exc}") from exc
-    if "://" not in body.uri or body.uri.startswith("file://"):
-        if not ix.settings.api_allow_local_paths:
-            raise InvalidRequest("server paths are not allowed (set INDEXFLOW_API_ALLOW_LOCAL_PATHS=true)")
+    if ("://" not in body.uri or body.uri.startswith("file://")) and not ix.settings.api_allow_local_paths:
+        raise InvalidRequest("server paths are not allowed (set INDEXFLOW_API_ALLOW_LOCAL_PATHS=true)")
     try:
         reg = await run_in_threadpool(ix.enqueue_source, body.uri, dataset=dataset, profiles=body.profiles)
     except ImportError as exc:  # fsspec has no backend installed for this URI's scheme
@@ -79,121 +78,94 @@ async def upload_document(request: Request, dataset: str) -> JSONResponse:
     return _accepted(reg)
 
 
-@router.get("/documents/{document_id}")
-def get_document(request: Request, document_id: int) -> dict[str, Any]:
-    return _ix(request).document(document_id)  # type: ignore[no-any-return]
+@router.get("/documents/{document_id}", response_model=DocumentView)
+def get_document(request: Request, document_id: int) -> DocumentView:
+    return _ix(request).documents.get(document_id)
 
 
-@router.get("/documents")
+@router.get("/documents", response_model=DocumentList)
 def list_documents(
     request: Request,
     dataset: str | None = None,
     status: str | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-) -> dict[str, Any]:
-    docs = _ix(request).status(dataset=dataset)
-    if status:
-        docs = [d for d in docs if d.status == status.upper()]
-    return {"documents": [d.to_dict() for d in docs[:limit]]}
+) -> DocumentList:
+    return DocumentList(documents=_ix(request).documents.list(dataset=dataset, status=status, limit=limit))
 
 
-@router.delete("/documents/{document_id}")
-def delete_document(request: Request, document_id: int) -> dict[str, Any]:
-    return _ix(request).delete_document(document_id)  # type: ignore[no-any-return]
+@router.delete("/documents/{document_id}", response_model=DocumentRemoval)
+def delete_document(request: Request, document_id: int) -> DocumentRemoval:
+    return _ix(request).documents.delete(document_id)
 
 
-@router.post("/documents/{document_id}/deactivate")
-def deactivate_document(request: Request, document_id: int, drop_vectors: bool = True) -> dict[str, Any]:
-    return _ix(request).deactivate_document(document_id, drop_vectors=drop_vectors)  # type: ignore[no-any-return]
+@router.post("/documents/{document_id}/deactivate", response_model=DocumentRemoval)
+def deactivate_document(request: Request, document_id: int, drop_vectors: bool = True) -> DocumentRemoval:
+    return _ix(request).documents.deactivate(document_id, drop_vectors=drop_vectors)
 
 
-@router.get("/plans/{plan_id}")
-def get_plan(request: Request, plan_id: int) -> dict[str, Any]:
-    return _ix(request).plan(plan_id)  # type: ignore[no-any-return]
+@router.get("/plans/{plan_id}", response_model=PlanView)
+def get_plan(request: Request, plan_id: int) -> PlanView:
+    return _ix(request).plans.get(plan_id)
 
 
-@router.post("/plans/{plan_id}/rerun", status_code=202)
-def rerun_plan(request: Request, plan_id: int, requeue_embedding: bool = True) -> dict[str, Any]:
-    return _ix(request).rerun_plan(plan_id, requeue_embedding=requeue_embedding)  # type: ignore[no-any-return]
+@router.post("/plans/{plan_id}/rerun", status_code=202, response_model=PlanView)
+def rerun_plan(request: Request, plan_id: int, requeue_embedding: bool = True) -> PlanView:
+    return _ix(request).plans.rerun(plan_id, embed=requeue_embedding)
 
 
-@router.post("/plans/{plan_id}/activate")
-def activate_plan(request: Request, plan_id: int, force: bool = False) -> dict[str, Any]:
-    return _ix(request).activate_plan(plan_id, force=force)  # type: ignore[no-any-return]
+@router.post("/plans/{plan_id}/activate", response_model=PlanView)
+def activate_plan(request: Request, plan_id: int, force: bool = False) -> PlanView:
+    return _ix(request).plans.activate(plan_id, force=force)
 
 
-@router.post("/chunks/{chunk_id}/disable")
-def disable_chunk(request: Request, chunk_id: int) -> dict[str, Any]:
-    return _ix(request).set_chunk_enabled(chunk_id, False)  # type: ignore[no-any-return]
+@router.get("/plans/{plan_id}/chunks", response_model=ChunkList)
+def list_chunks(
+    request: Request, plan_id: int, limit: Annotated[int, Query(ge=1, le=10_000)] = 1000
+) -> ChunkList:
+    return ChunkList(chunks=_ix(request).chunks.list(plan_id, limit=limit))
 
 
-@router.post("/chunks/{chunk_id}/enable")
-def enable_chunk(request: Request, chunk_id: int) -> dict[str, Any]:
-    return _ix(request).set_chunk_enabled(chunk_id, True)  # type: ignore[no-any-return]
+@router.post("/chunks/{chunk_id}/disable", response_model=ChunkToggle)
+def disable_chunk(request: Request, chunk_id: int) -> ChunkToggle:
+    return _ix(request).chunks.disable(chunk_id)
 
 
-@router.get("/profiles")
-def list_profiles(request: Request) -> dict[str, Any]:
-    return {"profiles": _ix(request).profiles()}
+@router.post("/chunks/{chunk_id}/enable", response_model=ChunkToggle)
+def enable_chunk(request: Request, chunk_id: int) -> ChunkToggle:
+    return _ix(request).chunks.enable(chunk_id)
 
 
-@router.post("/profiles", status_code=201)
-def create_profile(request: Request, body: ProfileCreate) -> dict[str, Any]:
+@router.get("/profiles", response_model=ProfileList)
+def list_profiles(request: Request) -> ProfileList:
+    return ProfileList(profiles=_ix(request).profiles.list())
+
+
+@router.post("/profiles", status_code=201, response_model=ProfileActivation | ProfileView)
+def create_profile(request: Request, body: ProfileCreate) -> ProfileView:
     params = body.model_dump(exclude={"name", "activate"}, exclude_none=True)
-    return _ix(request).create_profile(body.name, activate=body.activate, **params)  # type: ignore[no-any-return]
+    return _ix(request).profiles.create(body.name, activate=body.activate, **params)
 
 
-@router.post("/profiles/{name}/clone", status_code=201)
-def clone_profile(request: Request, name: str, body: ProfileClone) -> dict[str, Any]:
+@router.post("/profiles/{name}/clone", status_code=201, response_model=ProfileView)
+def clone_profile(request: Request, name: str, body: ProfileClone) -> ProfileView:
     overrides = body.model_dump(exclude={"name"}, exclude_none=True)
-    return _ix(request).clone_profile(name, body.name, **overrides)  # type: ignore[no-any-return]
+    return _ix(request).profiles.clone(name, body.name, **overrides)
 
 
-@router.post("/profiles/{name}/activate")
-def activate_profile(request: Request, name: str) -> dict[str, Any]:
-    return _ix(request).activate_profile(name)  # type: ignore[no-any-return]
+@router.post("/profiles/{name}/activate", response_model=ProfileActivation)
+def activate_profile(request: Request, name: str) -> ProfileActivation:
+    return _ix(request).profiles.activate(name)
 
 
-@router.post("/profiles/{name}/deactivate")
-def deactivate_profile(request: Request, name: str) -> dict[str, Any]:
-    return _ix(request).deactivate_profile(name)  # type: ignore[no-any-return]
+@router.post("/profiles/{name}/deactivate", response_model=ProfileView)
+def deactivate_profile(request: Request, name: str) -> ProfileView:
+    return _ix(request).profiles.deactivate(name)
 
 
 @router.post("/search", response_model=SearchResponse)
-def search(request: Request, body: SearchRequest) -> dict[str, Any]:
+def search(request: Request, body: SearchRequest) -> SearchResponse:
     ids = body.filters.document_ids if body.filters else None
     hits = _ix(request).search(
         body.query, dataset=body.dataset, k=body.k, profile=body.profile, document_ids=ids
     )
-    return {"hits": [h.to_dict() for h in hits]}
-
-
-EVENTS_PAGE = 500
-
-
-def plan_changes(
-    ix: Any, cursor: tuple[datetime, int], dataset: str | None, document_id: int | None
-) -> tuple[list[dict[str, Any]], tuple[datetime, int]]:
-    """Plans changed after ``cursor`` = (updated_at, id), in that order, and the next cursor.
-
-    Pages by (updated_at, id), so any number of plans changing within the same instant are
-    all delivered, page after page. Once caught up, the cursor steps back a little, so a row
-    committed late with an earlier timestamp still shows (the stream drops repeats).
-    """
-    with transaction(ix.rt.readers) as s:
-        ds_id = None
-        if dataset is not None:
-            from indexflow.db.documents import find_dataset_id
-
-            ds_id = find_dataset_id(s, dataset)
-            if ds_id is None:
-                return [], cursor
-        plans = plans_repo.changed_after(
-            s, cursor, dataset_id=ds_id, document_id=document_id, limit=EVENTS_PAGE
-        )
-        out = [plan_view(p) for p in plans]
-    if len(plans) == EVENTS_PAGE:
-        last = plans[-1]
-        return out, (as_utc(last.updated_at), last.id)
-    newest = max((as_utc(p.updated_at) for p in plans), default=cursor[0])
-    return out, (max(cursor[0], newest - timedelta(seconds=2)), 0)
+    return SearchResponse(hits=hits)

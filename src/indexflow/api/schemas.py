@@ -1,8 +1,6 @@
-"""Request and response bodies of the HTTP API (never ORM objects)."""
+"""Request bodies and the error body of the HTTP API (responses are ``indexflow.views``)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -21,14 +19,6 @@ class UriIngest(BaseModel):
     profiles: list[str] | None = None
 
 
-class Accepted(BaseModel):
-    document_id: int
-    version_id: int
-    plan_ids: list[int]
-    outcome: str = Field(description="new | changed | unchanged | resumed")
-    status_url: str
-
-
 class SearchFilters(BaseModel):
     document_ids: list[int] | None = None
 
@@ -39,10 +29,6 @@ class SearchRequest(BaseModel):
     k: int = Field(default=10, ge=1, le=1000)
     profile: str | None = None
     filters: SearchFilters | None = None
-
-
-class SearchResponse(BaseModel):
-    hits: list[dict[str, Any]]
 
 
 class ProfileCreate(BaseModel):

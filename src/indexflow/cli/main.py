@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from indexflow.cli import manage, ops
-from indexflow.cli.common import console, err_console, facade, print_json
+from indexflow.cli import chunks, documents, maintenance, ops, plans, profiles
+from indexflow.cli.common import Json, console, err_console, facade, print_json
+
+if TYPE_CHECKING:
+    from indexflow.service import Indexflow
+from indexflow.views import IngestReport
+from indexflow.views import Progress as IngestProgress
 
 app = typer.Typer(
     name="indexflow",
@@ -18,11 +23,19 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-ops.register(app)
-manage.register(app)
+app.command()(ops.config)
+app.command()(ops.worker)
+app.command()(ops.serve)
+app.command()(maintenance.purge)
+app.command()(maintenance.reconcile)
+app.command()(maintenance.workers)
+app.add_typer(ops.db, name="db")
+app.add_typer(profiles.app, name="profiles")
+app.add_typer(documents.app, name="documents")
+app.add_typer(plans.app, name="plans")
+app.add_typer(chunks.app, name="chunks")
 
 Dataset = Annotated[str, typer.Option("--dataset", "-d", help="dataset (collection of documents)")]
-Json = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
 @app.command()
@@ -41,7 +54,7 @@ def ingest(
 ) -> None:
     """Ingest documents; exits 1 and lists the failures if any document failed."""
     with facade() as ix:
-        if not wait and ix.tasks.in_process:
+        if not wait and ix.in_process:
             err_console.print(
                 "[yellow]note:[/yellow] no broker is configured (INDEXFLOW_BROKER_URL), so this process "
                 "is the worker: waiting for the work to finish"
@@ -53,9 +66,9 @@ def ingest(
         else:
             report = _ingest_with_bars(ix, paths, dataset, wait, profile, need)
         if json_out:
-            print_json(report.to_dict())
+            print_json(report)
         else:
-            counts = ", ".join(f"{n} {s.lower()}" for s, n in sorted(report.counts().items()))
+            counts = ", ".join(f"{n} {s.lower()}" for s, n in sorted(report.counts.items()))
             unchanged = sum(1 for d in report.documents if d.outcome == "unchanged")
             console.print(
                 f"{len(report.documents)} documents in dataset [bold]{dataset}[/bold]: {counts or 'none'}"
@@ -75,7 +88,14 @@ def ingest(
             raise typer.Exit(1)
 
 
-def _ingest_with_bars(ix, paths, dataset, wait, profile, need_workers):  # type: ignore[no-untyped-def]
+def _ingest_with_bars(
+    ix: Indexflow,
+    paths: list[str],
+    dataset: str,
+    wait: bool,
+    profile: list[str] | None,
+    need_workers: bool,
+) -> IngestReport:
     columns = (TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as bars:
         reg = bars.add_task("registered", total=None)
@@ -83,7 +103,7 @@ def _ingest_with_bars(ix, paths, dataset, wait, profile, need_workers):  # type:
         bundled = bars.add_task("bundled", total=None)
         embedded = bars.add_task("embedded chunks", total=None)
 
-        def update(p) -> None:  # type: ignore[no-untyped-def]
+        def update(p: IngestProgress) -> None:
             bars.update(reg, completed=p.registered, total=p.registered)
             bars.update(parsed, completed=p.parsed, total=p.plans_total)
             bars.update(bundled, completed=p.bundled, total=p.plans_total)
@@ -111,10 +131,10 @@ def search(
     with facade() as ix:
         hits = ix.search(query, dataset=dataset, k=k, profile=profile)
         if json_out:
-            print_json([h.to_dict() for h in hits])
+            print_json(hits)
             return
         if not hits:
-            known = ix.datasets()
+            known = ix.documents.datasets()
             listed = ", ".join(known) or "none"
             hint = "" if dataset in known else f" (no dataset {dataset!r}; datasets: {listed})"
             console.print(f"no hits{hint}")
@@ -132,18 +152,18 @@ def status(
 ) -> None:
     """Per document and plan: status, counts, last_error."""
     with facade() as ix:
-        docs = ix.status(dataset=dataset)
+        docs = ix.documents.list(dataset=dataset)
         if json_out:
-            print_json([d.to_dict() for d in docs])
+            print_json(docs)
             return
         table = Table("doc", "status", "title / source", "plans (status chunks)", "last error / waiting")
         for d in docs:
             plans = "; ".join(
-                f"#{p['plan_id']} {p['profile']} {p['status']}{'*' if p['is_active'] else ''} "
-                f"{p['embedded_count']}/{p['chunk_count']}"
+                f"#{p.plan_id} {p.profile} {p.status}{'*' if p.is_active else ''} "
+                f"{p.embedded_count}/{p.chunk_count}"
                 for p in d.plans
             )
-            waiting = next((p["retrying"] for p in d.plans if p.get("retrying")), None)
+            waiting = next((p.retrying for p in d.plans if p.retrying), None)
             note = d.error or (f"retrying: {waiting}" if waiting else "")
             table.add_row(str(d.document_id), d.status, d.title or d.source, plans, note[:160])
         console.print(table)

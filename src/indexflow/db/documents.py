@@ -42,6 +42,10 @@ def list_datasets(s: Session) -> list[Dataset]:
     return list(s.scalars(select(Dataset).order_by(Dataset.name)))
 
 
+def find_document_by_id(s: Session, document_id: int) -> Document | None:
+    return s.get(Document, document_id)
+
+
 def get_document(s: Session, document_id: int) -> Document:
     doc = s.get(Document, document_id)
     if doc is None:
@@ -167,3 +171,38 @@ def deactivate(s: Session, doc: Document, when: datetime | None = None) -> None:
 
 def find_dataset_id(s: Session, name: str) -> int | None:
     return s.scalar(select(Dataset.id).where(Dataset.name == name))
+
+
+def serve_version(s: Session, document_id: int, version_id: int) -> Document:
+    """Make ``version_id`` the document's serving version (and the document searchable)."""
+    doc = get_document(s, document_id)
+    doc.current_version_id = version_id
+    doc.is_active = True
+    return doc
+
+
+def serving_versions(s: Session) -> list[tuple[int, int]]:
+    """(document id, serving version id) of every active document, in id order."""
+    rows = s.execute(
+        select(Document.id, Document.current_version_id)
+        .where(Document.is_active, Document.current_version_id.is_not(None))
+        .order_by(Document.id)
+    ).all()
+    return [(doc_id, version_id) for doc_id, version_id in rows if version_id is not None]
+
+
+def ids_in_dataset(s: Session, dataset_id: int) -> list[int]:
+    return list(s.scalars(select(Document.id).where(Document.dataset_id == dataset_id).order_by(Document.id)))
+
+
+def delete_document(s: Session, doc: Document) -> None:
+    """Delete a document; its versions, plans, bundles and chunks go with it (cascade)."""
+    s.delete(doc)
+
+
+def delete_document_by_id(s: Session, document_id: int) -> None:
+    s.execute(delete(Document).where(Document.id == document_id))
+
+
+def delete_dataset(s: Session, name: str) -> None:
+    s.execute(delete(Dataset).where(Dataset.name == name))

@@ -380,3 +380,44 @@ def get_chunk(s: Session, chunk_id: int) -> Chunk:
     if chunk is None:
         raise NotFound(f"chunk {chunk_id} does not exist")
     return chunk
+
+
+def for_dataset(s: Session, dataset_id: int) -> list[ChunkPlan]:
+    return list(
+        s.scalars(
+            select(ChunkPlan)
+            .join(Document, Document.id == ChunkPlan.document_id)
+            .where(Document.dataset_id == dataset_id)
+            .order_by(ChunkPlan.id)
+        )
+    )
+
+
+def delete_plans(s: Session, plans: Sequence[ChunkPlan]) -> None:
+    """Delete plans; their bundles, chunks and work units go with them (cascade)."""
+    for p in plans:
+        s.delete(p)
+
+
+def count_chunks_of(s: Session, plan_ids: Sequence[int]) -> int:
+    """Chunks of every generation of these plans."""
+    total = 0
+    for i in range(0, len(plan_ids), 500):
+        part = list(plan_ids[i : i + 500])
+        total += s.scalar(select(func.count()).select_from(Chunk).where(Chunk.plan_id.in_(part))) or 0
+    return total
+
+
+def set_chunk_enabled(s: Session, chunk_id: int, enabled: bool) -> Chunk:
+    chunk = get_chunk(s, chunk_id)
+    chunk.enabled = enabled
+    return chunk
+
+
+def reset_chunks(s: Session, plan_id: int) -> None:
+    """Every chunk of the plan waits to be embedded again (its vectors are being dropped)."""
+    s.execute(
+        update(Chunk)
+        .where(Chunk.plan_id == plan_id)
+        .values(status=ChunkStatus.PENDING, embedded_at=None, queued_at=None)
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import delete as sql_delete
 from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -95,6 +96,11 @@ def update(s: Session, profile: IndexProfile, **fields: Any) -> IndexProfile:
         setattr(profile, key, value)
     return profile
 
+
+
+def delete(s: Session, name: str) -> None:
+    """Delete a profile (its plans must be gone first: a purge deletes them)."""
+    s.execute(sql_delete(IndexProfile).where(IndexProfile.name == name))
 
 def validate(fields: dict[str, Any]) -> None:
     chunk_size = fields.get("chunk_size")

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from indexflow.domain.components import Component, iter_preorder
 
 TITLE_CHARS = 80
-_JOIN = "\n\n"
+JOIN = "\n\n"
+"""What separates the member texts in a bundle's text."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +80,7 @@ def build_bundles(
     texted = [0]  # texted[i]: components with text in order[:i]
     for comp, count in zip(order, own, strict=True):
         prefix.append(prefix[-1] + count)
-        texted.append(texted[-1] + _has_text(comp))
+        texted.append(texted[-1] + has_text(comp))
 
     runs: list[tuple[int, int]] = []  # bundles as [start, end) ranges of `order`
     start = 0  # the open group is order[start:i]
@@ -89,10 +90,10 @@ def build_bundles(
     i, n = 0, len(order)
     while i < n:
         # A group without text is never closed: its components go with whatever follows.
-        has_text = texted[i] > texted[start]
+        with_text = texted[i] > texted[start]
         subtree = prefix[stop[i]] - prefix[i]
         if subtree <= target_tokens:
-            if has_text and (parent[i] != owner or total + subtree > target_tokens):
+            if with_text and (parent[i] != owner or total + subtree > target_tokens):
                 runs.append((start, i))
                 start, total = i, 0
             total += subtree
@@ -101,7 +102,7 @@ def build_bundles(
         else:
             # Too big: carry the node's own text ahead of its children (with its ancestors'
             # own texts when they all fit) and visit the children next.
-            if has_text and (holds_whole or parent[i] != owner or total + own[i] > target_tokens):
+            if with_text and (holds_whole or parent[i] != owner or total + own[i] > target_tokens):
                 runs.append((start, i))
                 start, total = i, 0
             total += own[i]
@@ -119,17 +120,17 @@ def build_bundles(
 
 def _own_counts(order: list[Component], token_counts: TokenCounts) -> list[int]:
     """Token count of each node's own text, 0 for blank texts."""
-    has_text = [_has_text(c) for c in order]
+    flags = [has_text(c) for c in order]
     if callable(token_counts):
-        texts = [c.text for c, t in zip(order, has_text, strict=True) if t]
+        texts = [c.text for c, t in zip(order, flags, strict=True) if t]
         counts = list(token_counts(texts)) if texts else []
         if len(counts) != len(texts):
             raise ValueError(f"the count function gave {len(counts)} counts for {len(texts)} texts")
         counted = iter(counts)
-        own = [next(counted) if t else 0 for t in has_text]
+        own = [next(counted) if t else 0 for t in flags]
     else:
         try:
-            own = [token_counts[c.id] if t else 0 for c, t in zip(order, has_text, strict=True)]
+            own = [token_counts[c.id] if t else 0 for c, t in zip(order, flags, strict=True)]
         except KeyError as exc:
             raise ValueError(f"no token count for component {exc.args[0]!r}") from exc
     if any(count < 0 for count in own):
@@ -137,7 +138,8 @@ def _own_counts(order: list[Component], token_counts: TokenCounts) -> list[int]:
     return own
 
 
-def _has_text(comp: Component) -> bool:
+def has_text(comp: Component) -> bool:
+    """Whether the component adds text to its bundle (blank texts count 0 tokens and add none)."""
     return bool(comp.text) and not comp.text.isspace()
 
 
@@ -145,13 +147,13 @@ def _emit(order: list[Component], prefix: list[int], runs: list[tuple[int, int]]
     bundles = []
     for seq, (a, b) in enumerate(runs):
         members = order[a:b]
-        texts = [c.text for c in members if _has_text(c)]
+        texts = [c.text for c in members if has_text(c)]
         bundles.append(
             BundleSpec(
                 seq=seq,
                 component_ids=tuple(c.id for c in members),
                 paths=tuple(c.path for c in members),
-                text=_JOIN.join(texts),
+                text=JOIN.join(texts),
                 token_count=prefix[b] - prefix[a],
                 title=_title(texts, members),
             )

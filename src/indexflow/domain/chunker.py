@@ -2,17 +2,24 @@
 
 Each text is tokenized once, in one batch, with offsets; windows are cut at word boundaries so that
 re-tokenizing a chunk's text gives exactly its ``token_count`` tokens. Nothing is decoded back to
-text: a chunk is always ``text[char_start:char_end]``.
+text: a chunk is always ``text[char_start:char_end]``. ``bundle_and_split`` goes further: it
+tokenizes a document's component texts once and cuts each bundle from its members' encodings,
+without tokenizing the bundle texts again.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from indexflow.domain.bundler import JOIN, BundleSpec, build_bundles, has_text
+from indexflow.domain.components import Component
+
 _STEP = 16  # tokens to step through a word before asking the encoding for its bounds
+_WORD_BITS = 32  # JoinedEncoding word numbers: part index above these bits, the part's word below
+_WORD_MASK = (1 << _WORD_BITS) - 1
 
 
 class EncodingLike(Protocol):
@@ -93,15 +100,173 @@ def split_texts(
         ValueError: invalid ``chunk_size`` or ``chunk_overlap``.
     """
     _check(chunk_size, chunk_overlap)
-    out: list[list[ChunkSpec]] = [[] for _ in texts]
     # Blank texts cannot yield chunks; leaving them out keeps the batch small.
-    todo = [i for i, t in enumerate(texts) if t and not t.isspace()]
-    if not todo:
-        return out
-    encodings = tokenizer.encode_batch([texts[i] for i in todo], add_special_tokens=False)
+    todo = [i for i, t in enumerate(texts) if _splittable(t)]
+    encodings = tokenizer.encode_batch([texts[i] for i in todo], add_special_tokens=False) if todo else []
+    given: list[EncodingLike | None] = [None] * len(texts)
     for i, enc in zip(todo, encodings, strict=True):
-        out[i] = _windows(texts[i], enc, tokenizer, chunk_size, chunk_overlap)
+        given[i] = enc
+    return split_encoded(texts, given, tokenizer, chunk_size, chunk_overlap)
+
+
+def split_encoded(
+    texts: Sequence[str],
+    encodings: Sequence[EncodingLike | None],
+    tokenizer: TokenizerLike,
+    chunk_size: int,
+    chunk_overlap: int,
+) -> list[list[ChunkSpec]]:
+    """``split_texts`` for texts already tokenized: the same chunks, without encoding them again.
+
+    Args:
+        texts: the texts to split.
+        encodings: each text's encoding without special tokens (as
+            ``tokenizer.encode_batch(texts, add_special_tokens=False)`` gives it, or a
+            ``JoinedEncoding``); ``None`` for blank texts. ``tokenizer`` still re-tokenizes the
+            pieces of words longer than ``chunk_size``.
+        tokenizer, chunk_size, chunk_overlap: as for ``split_texts``.
+
+    Raises:
+        ValueError: invalid ``chunk_size`` or ``chunk_overlap``, or a non-blank text without
+            an encoding.
+    """
+    _check(chunk_size, chunk_overlap)
+    if len(encodings) != len(texts):
+        raise ValueError(f"{len(encodings)} encodings for {len(texts)} texts")
+    out: list[list[ChunkSpec]] = [[] for _ in texts]
+    for i, (text, enc) in enumerate(zip(texts, encodings, strict=True)):
+        if not _splittable(text):
+            continue
+        if enc is None:
+            raise ValueError(f"text {i} is not blank but has no encoding")
+        out[i] = _windows(text, enc, tokenizer, chunk_size, chunk_overlap)
     return out
+
+
+def _splittable(text: str) -> bool:
+    return bool(text) and not text.isspace()
+
+
+class JoinedEncoding:
+    """The encoding of texts joined by a separator that makes no token, built from the parts'.
+
+    ``JoinedEncoding([(enc_a, 0), (enc_b, len(a) + 2)])`` stands for the encoding of
+    ``a + "\n\n" + b``: the tokens of ``a`` then those of ``b``, with ``b``'s character spans
+    shifted by its offset. That equals tokenizing the joined text only for a tokenizer that never
+    looks across whitespace (BERT WordPiece; see
+    ``indexflow.encoders.tokenizer.joins_at_whitespace``). Nothing is copied: each query is
+    answered by the part that holds the token (word numbers are ``part << 32 | word``, distinct
+    across parts; the chunker only compares them and hands them back).
+    """
+
+    __slots__ = ("_encodings", "_offsets", "_starts", "_length")
+
+    def __init__(self, parts: Sequence[tuple[EncodingLike, int]]) -> None:
+        """Join ``parts``: ``(encoding, char offset of that part in the joined text)``, in order."""
+        self._encodings = [enc for enc, _ in parts]
+        self._offsets = [offset for _, offset in parts]
+        self._starts: list[int] = []  # index of each part's first token
+        total = 0
+        for enc in self._encodings:
+            self._starts.append(total)
+            total += len(enc)
+        self._length = total
+
+    def _part(self, token_index: int) -> tuple[int, int]:
+        """``(part, token index inside it)`` of a token of the joined text."""
+        if not 0 <= token_index < self._length:
+            raise IndexError(f"token {token_index} out of range 0..{self._length - 1}")
+        k = bisect_right(self._starts, token_index) - 1
+        # Parts without tokens share their start with the next part; the last of them holds it.
+        return k, token_index - self._starts[k]
+
+    def __len__(self) -> int:
+        return self._length
+
+    def token_to_chars(self, token_index: int, /) -> tuple[int, int] | None:
+        k, i = self._part(token_index)
+        span = self._encodings[k].token_to_chars(i)
+        if span is None:
+            return None
+        offset = self._offsets[k]
+        return span[0] + offset, span[1] + offset
+
+    def token_to_word(self, token_index: int, /) -> int | None:
+        k, i = self._part(token_index)
+        word = self._encodings[k].token_to_word(i)
+        return None if word is None else (k << _WORD_BITS) | word
+
+    def word_to_tokens(self, word_index: int, /) -> tuple[int, int] | None:
+        k, word = word_index >> _WORD_BITS, word_index & _WORD_MASK
+        if not 0 <= k < len(self._encodings):
+            return None
+        span = self._encodings[k].word_to_tokens(word)
+        if span is None:
+            return None
+        start = self._starts[k]
+        return span[0] + start, span[1] + start
+
+
+@dataclass(frozen=True, slots=True)
+class BundledDocument:
+    """A component tree bundled and chunked: ``chunks[k]`` are the chunks of ``bundles[k]``."""
+
+    token_counts: dict[str, int]  # each component's own-text tokens (blank texts: as tokenized)
+    bundles: list[BundleSpec]
+    chunks: list[list[ChunkSpec]]
+
+
+def bundle_and_split(
+    components: Sequence[Component],
+    tokenizer: TokenizerLike,
+    target_tokens: int,
+    chunk_size: int,
+    chunk_overlap: int,
+    *,
+    reuse_encodings: bool,
+) -> BundledDocument:
+    """Bundle a component tree and split each bundle into chunks, tokenizing each text once.
+
+    The result is exactly ``build_bundles(components, counts, target_tokens)`` with ``counts``
+    from one batched encode of the component texts, and
+    ``split_texts([b.text for b in bundles], tokenizer, chunk_size, chunk_overlap)``.
+
+    Args:
+        components: the document's components.
+        tokenizer: the profile's tokenizer.
+        target_tokens, chunk_size, chunk_overlap: the profile's bundling and chunking sizes.
+        reuse_encodings: cut each bundle from its members' encodings (``JoinedEncoding``)
+            instead of tokenizing the bundle text again. Only exact when the tokenizer encodes
+            texts joined by whitespace as its parts end to end: pass
+            ``indexflow.encoders.tokenizer.joins_at_whitespace(tokenizer)``.
+
+    Raises:
+        ValueError: invalid sizes.
+    """
+    _check(chunk_size, chunk_overlap)
+    texts = [c.text for c in components]
+    encodings = tokenizer.encode_batch(texts, add_special_tokens=False) if texts else []
+    counts = {c.id: len(enc) for c, enc in zip(components, encodings, strict=True)}
+    bundles = build_bundles(components, counts, target_tokens)
+    bundle_texts = [b.text for b in bundles]
+    if not reuse_encodings:
+        return BundledDocument(
+            counts, bundles, split_texts(bundle_texts, tokenizer, chunk_size, chunk_overlap)
+        )
+    by_id = {c.id: (c, enc) for c, enc in zip(components, encodings, strict=True)}
+    joined: list[EncodingLike | None] = []
+    for bundle in bundles:
+        parts: list[tuple[EncodingLike, int]] = []
+        offset = 0
+        for cid in bundle.component_ids:
+            comp, enc = by_id[cid]
+            if has_text(comp):
+                parts.append((enc, offset))
+                offset += len(comp.text) + len(JOIN)
+        assert offset - len(JOIN) == len(bundle.text), "a bundle's text is its members' texts joined"
+        joined.append(parts[0][0] if len(parts) == 1 else JoinedEncoding(parts))
+    chunks = split_encoded(bundle_texts, joined, tokenizer, chunk_size, chunk_overlap)
+    return BundledDocument(counts, bundles, chunks)
 
 
 def _windows(

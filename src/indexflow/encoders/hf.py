@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import inspect
-import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from indexflow.encoders.models import DEFAULT_MODEL, resolve_model_dir
+from indexflow.encoders.models import DEFAULT_MODEL, model_max_tokens, read_json, resolve_model_dir
 from indexflow.errors import ConfigurationError, EncoderError
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -52,15 +51,6 @@ def resolve_precision(precision: str, device: str) -> str:
     return precision
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        raise ConfigurationError(f"cannot read {path}: {exc}") from exc
-
-
 class HFEncoder:
     """Encoder backed by a local transformers model with mean pooling and L2 normalisation."""
 
@@ -82,7 +72,8 @@ class HFEncoder:
             device: ``cpu``, ``cuda``, ``cuda:N``; None picks CUDA when available.
             precision: ``auto`` | ``fp32`` | ``bf16`` | ``fp16`` (autocast; pooling stays fp32).
             batch_size: most rows per forward pass.
-            max_tokens: truncation length incl. special tokens; None uses the model's own limit.
+            max_tokens: truncation length incl. special tokens; None uses the model's own limit
+                (``indexflow.encoders.models.model_max_tokens``: 256 for all-MiniLM-L6-v2).
             threads: torch intra-op threads (process-wide); None keeps torch's default (all cores).
             max_batch_tokens: most padded tokens per forward pass.
 
@@ -105,8 +96,8 @@ class HFEncoder:
         if threads is not None:
             torch.set_num_threads(threads)
 
-        sbert = _read_json(model_dir / "sentence_bert_config.json")
-        pooling = _read_json(model_dir / "1_Pooling" / "config.json")
+        sbert = read_json(model_dir / "sentence_bert_config.json")
+        pooling = read_json(model_dir / "1_Pooling" / "config.json")
         if pooling and not pooling.get("pooling_mode_mean_tokens", False):
             raise ConfigurationError(f"model {model!r} does not use mean pooling; HFEncoder only does mean")
         self._lowercase = bool(sbert.get("do_lower_case", False))
@@ -114,7 +105,8 @@ class HFEncoder:
             # A library, not a notebook: no "Loading weights" progress bar on every worker start.
             from transformers.utils import logging as hf_logging
 
-            hf_logging.disable_progress_bar()
+            disable_progress_bar: Callable[[], None] = hf_logging.disable_progress_bar
+            disable_progress_bar()
             self._model = AutoModel.from_pretrained(str(model_dir), local_files_only=True)
             self._model.eval().to(self.device)
             self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
@@ -123,18 +115,15 @@ class HFEncoder:
 
         config = self._model.config
         limit = int(getattr(config, "max_position_embeddings", 512))
-        if max_tokens is None:
-            # RoBERTa-style models count 2 padding positions in max_position_embeddings; the
-            # tokenizer's model_max_length is the honest limit there.
-            tok_limit = _read_json(model_dir / "tokenizer_config.json").get("model_max_length", limit)
-            max_tokens = sbert.get("max_seq_length") or min(limit, int(tok_limit))
-        self.max_tokens = int(max_tokens)
+        # The same limit the tokenizer side uses to size chunks (special tokens included).
+        self.max_tokens = int(model_max_tokens(model) if max_tokens is None else max_tokens)
         if not 2 < self.max_tokens <= limit:
             raise ConfigurationError(f"max_tokens must be in 3..{limit}, not {self.max_tokens}")
         self.dimension = int(config.hidden_size)
         self.batch_size = batch_size
         self._batch_tokens = max_batch_tokens
-        # The shipped tokenizer.json pins truncation and padding at 128; we pad per batch ourselves.
+        # The shipped tokenizer.json pins truncation and padding at 128 (as load_tokenizer notes);
+        # we pad per batch ourselves and truncate at the model's own limit.
         self._tokenizer.no_padding()
         self._tokenizer.no_truncation()
         self._tokenizer.enable_truncation(self.max_tokens)
@@ -217,6 +206,7 @@ class HFEncoder:
                 summed = (hidden * weights).sum(dim=1)
                 pooled = summed / weights.sum(dim=1).clamp(min=1e-9)
                 vectors = torch.nn.functional.normalize(pooled, p=2, dim=1)
-                return vectors.cpu().numpy()
+                result: np.ndarray = vectors.cpu().numpy()
+                return result
         except RuntimeError as exc:
             raise EncoderError(f"{self.name}: forward pass failed: {exc}") from exc

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import threading
 from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from indexflow.encoders.models import model_max_tokens as model_max_tokens
 from indexflow.encoders.models import resolve_model_dir
 from indexflow.errors import ConfigurationError
 
@@ -15,8 +16,14 @@ if TYPE_CHECKING:
 
     from indexflow.domain.chunker import TokenizerLike
 
-# tokenizer_config.json writes "no limit" as a huge integer (int(1e30)); treat such values as absent.
-_NO_LIMIT = 1_000_000
+# Components that never look across a whitespace run: normalizers that map characters one by
+# one (or compose only combining marks, which cannot attach to whitespace), pre-tokenizers that
+# split at whitespace and drop it, and pre-tokenizers that only split pieces further.
+_LOCAL_NORMALIZERS = frozenset({"BertNormalizer", "Lowercase", "NFD", "NFKD", "NFC", "NFKC", "StripAccents"})
+_WHITESPACE_SPLITTERS = frozenset({"BertPreTokenizer", "Whitespace", "WhitespaceSplit"})
+_REFINERS = frozenset({"Punctuation", "Digits"})
+_joins: dict[int, tuple[object, bool]] = {}  # id(tokenizer) -> (tokenizer, answer); keeps ids unique
+_joins_lock = threading.Lock()
 
 
 @lru_cache(maxsize=16)
@@ -24,8 +31,9 @@ def load_tokenizer(name: str) -> Tokenizer:
     """Load the Hugging Face fast tokenizer of model ``name`` with truncation and padding off.
 
     The ``tokenizer.json`` of sentence-transformers models fixes truncation and padding at 128;
-    left on, every text would be silently cut, so both are switched off here. The same object is
-    returned for the same name (it is safe to share across threads).
+    left on, every text would be silently cut, so both are switched off here
+    (``no_truncation()``, ``no_padding()``). The same object is returned for the same name (it is
+    safe to share across threads).
 
     Args:
         name: a packaged model id or a local model folder (see ``resolve_model_dir``).
@@ -47,44 +55,10 @@ def load_tokenizer(name: str) -> Tokenizer:
     return tok
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    with path.open(encoding="utf-8") as fh:
-        data = json.load(fh)
-    return data if isinstance(data, dict) else {}
-
-
-def _limit(value: object) -> int | None:
-    if isinstance(value, int) and 0 < value < _NO_LIMIT:
-        return value
-    return None
-
-
-@lru_cache(maxsize=16)
-def model_max_tokens(name: str) -> int:
-    """The most tokens, special tokens included, that model ``name`` reads per text.
-
-    The sentence-transformers ``max_seq_length`` wins (256 for all-MiniLM-L6-v2, which its
-    tokenizer config gives as 512), then ``model_max_length``, then ``max_position_embeddings``.
-
-    Raises:
-        ConfigurationError: none of these is set.
-    """
-    folder = resolve_model_dir(name)
-    limits = (
-        _limit(_read_json(folder / "sentence_bert_config.json").get("max_seq_length")),
-        _limit(_read_json(folder / "tokenizer_config.json").get("model_max_length")),
-        _limit(_read_json(folder / "config.json").get("max_position_embeddings")),
-    )
-    for value in limits:
-        if value is not None:
-            return value
-    raise ConfigurationError(f"model {name!r} declares no maximum sequence length")
-
-
 def max_chunk_tokens(name: str) -> int:
-    """The largest ``chunk_size`` for model ``name``: its limit less the special tokens it adds."""
+    """The largest ``chunk_size`` for model ``name``: its limit (``model_max_tokens``, which
+    counts the special tokens) less the special tokens its tokenizer adds — 256 - 2 = 254 for
+    all-MiniLM-L6-v2."""
     return model_max_tokens(name) - load_tokenizer(name).num_special_tokens_to_add(False)
 
 
@@ -93,3 +67,77 @@ def count_tokens(texts: list[str], tokenizer: TokenizerLike) -> list[int]:
     if not texts:
         return []
     return [len(enc) for enc in tokenizer.encode_batch(texts, add_special_tokens=False)]
+
+
+def joins_at_whitespace(tokenizer: object) -> bool:
+    """Whether ``tokenizer`` encodes texts joined by whitespace as its parts end to end.
+
+    True when nothing in its pipeline looks across a run of whitespace: a per-character
+    normalizer (BERT's, lowercasing, Unicode forms, accent stripping), a pre-tokenizer that splits
+    at whitespace and drops it (BERT's, ``Whitespace``, ``WhitespaceSplit``, optionally refined by
+    ``Punctuation``/``Digits``), and no added token that swallows neighbouring spaces. Then the
+    tokens of ``a + "\\n\\n" + b`` are those of ``a`` followed by those of ``b`` (offsets shifted),
+    so a caller may reuse the parts' encodings instead of tokenizing the joined text. BERT
+    WordPiece tokenizers (all-MiniLM-L6-v2) qualify; byte-level BPE and SentencePiece ones, which
+    keep spaces as tokens, do not. Anything that is not a ``tokenizers.Tokenizer`` gives False.
+    The answer is computed once per tokenizer object.
+    """
+    key = id(tokenizer)
+    known = _joins.get(key)
+    if known is not None and known[0] is tokenizer:
+        return known[1]
+    answer = _inspect(tokenizer)
+    with _joins_lock:
+        _joins[key] = (tokenizer, answer)
+    return answer
+
+
+def _inspect(tokenizer: object) -> bool:
+    to_str = getattr(tokenizer, "to_str", None)
+    if not callable(to_str):
+        return False
+    try:
+        config = json.loads(to_str())
+    except (TypeError, ValueError):
+        return False
+    if not isinstance(config, dict):
+        return False
+    return (
+        _normalizer_is_local(config.get("normalizer"))
+        and _splits_at_whitespace(config.get("pre_tokenizer"))
+        and all(_added_token_is_plain(t) for t in config.get("added_tokens") or [])
+    )
+
+
+def _normalizer_is_local(node: Any) -> bool:
+    if node is None:
+        return True
+    if not isinstance(node, dict):
+        return False
+    if node.get("type") == "Sequence":
+        return all(_normalizer_is_local(n) for n in node.get("normalizers") or [])
+    return node.get("type") in _LOCAL_NORMALIZERS
+
+
+def _splits_at_whitespace(node: Any) -> bool:
+    if not isinstance(node, dict):
+        return False
+    kind = node.get("type")
+    if kind == "Sequence":
+        steps = [n.get("type") if isinstance(n, dict) else None for n in node.get("pretokenizers") or []]
+        return any(s in _WHITESPACE_SPLITTERS for s in steps) and all(
+            s in _WHITESPACE_SPLITTERS or s in _REFINERS for s in steps
+        )
+    return kind in _WHITESPACE_SPLITTERS
+
+
+def _added_token_is_plain(token: Any) -> bool:
+    if not isinstance(token, dict):
+        return False
+    content = token.get("content")
+    return (
+        isinstance(content, str)
+        and not any(ch.isspace() for ch in content)
+        and not token.get("lstrip")
+        and not token.get("rstrip")
+    )

@@ -5,28 +5,23 @@
 
 Parsers are pure (bytes in, :class:`~indexflow.domain.components.ParsedDocument` out: no file
 system, no network) and every failure leaves as an :mod:`indexflow.errors` class with a
-readable message that starts with the file name. Vendor libraries (pypdf, python-docx, bs4,
-markdown-it) are imported lazily by the module that uses them.
+readable message that starts with the file name. Which formats exist (names, extensions,
+sniffers, parsers) is the business of :mod:`indexflow.parsers.registry`; parser modules are
+imported on first use, and vendor libraries (pypdf, python-docx, bs4, markdown-it) lazily by
+the module that uses them.
 """
 
 from __future__ import annotations
 
-import importlib
-
 from indexflow.domain.components import ParsedDocument
 from indexflow.errors import IndexflowError, InputTooLarge, ParseError
+from indexflow.parsers import registry
 from indexflow.parsers.base import Limits, display_name
-from indexflow.parsers.detect import SUPPORTED_FORMATS, Sniffed, detect_format, sniff
+from indexflow.parsers.detect import Sniffed, detect_format, sniff
+from indexflow.parsers.registry import Format
 
-# format → (module, label used in error messages)
-_PARSERS = {
-    "text": ("indexflow.parsers.text", "text"),
-    "markdown": ("indexflow.parsers.markdown", "Markdown"),
-    "html": ("indexflow.parsers.html", "HTML"),
-    "pdf": ("indexflow.parsers.pdf", "PDF"),
-    "docx": ("indexflow.parsers.docx", "DOCX"),
-    "json": ("indexflow.parsers.json_tree", "JSON"),
-}
+SUPPORTED_FORMATS: tuple[str, ...] = registry.names()
+"""The built-in formats (registered at import); :func:`registry.names` lists the live set."""
 
 
 def parse(
@@ -64,10 +59,10 @@ def parse(
         raise InputTooLarge(f"{name}: {len(data)} bytes is over the limit of {max_bytes} bytes")
     limits = Limits(max_bytes, max_pages, max_depth, max_components)
     sniffed = sniff(data, filename)
-    module_name, label = _PARSERS[sniffed.format]
+    fmt = registry.get(sniffed.format)
+    label = fmt.label
     try:
-        module = importlib.import_module(module_name)
-        return module.parse(data, filename, limits, sniffed)
+        return fmt.load_parser()(data, filename, limits, sniffed)
     except IndexflowError:
         raise
     except RecursionError as exc:
@@ -80,4 +75,13 @@ def parse(
         raise ParseError(f"{name}: could not parse {label}: {exc}") from exc
 
 
-__all__ = ["SUPPORTED_FORMATS", "ParsedDocument", "Sniffed", "detect_format", "parse"]
+__all__ = [
+    "SUPPORTED_FORMATS",
+    "Format",
+    "ParsedDocument",
+    "Sniffed",
+    "detect_format",
+    "parse",
+    "registry",
+    "sniff",
+]

@@ -1,4 +1,10 @@
-"""Format detection (extension and sniffed content) and tolerant text decoding."""
+"""Format detection (extension and sniffed content) and tolerant text decoding.
+
+Which formats exist, their extensions and how far each claim is trusted live in
+:mod:`indexflow.parsers.registry`; :func:`sniff` applies its precedence rules (documented
+there) to the registered formats. The built-in sniffers below are content heuristics only: they
+never look at the file name, except that a zip is a Word document when it is named ``.docx``.
+"""
 
 from __future__ import annotations
 
@@ -10,25 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from indexflow.errors import UnsupportedFormat
+from indexflow.parsers import registry
 from indexflow.parsers.base import display_name
+from indexflow.parsers.registry import REJECT, Confidence, Format, Match
 
-SUPPORTED_FORMATS: tuple[str, ...] = ("text", "markdown", "html", "pdf", "docx", "json")
-
-_EXTENSIONS = {
-    "txt": "text",
-    "text": "text",
-    "md": "markdown",
-    "markdown": "markdown",
-    "mdown": "markdown",
-    "mkd": "markdown",
-    "mkdn": "markdown",
-    "html": "html",
-    "htm": "html",
-    "xhtml": "html",
-    "pdf": "pdf",
-    "docx": "docx",
-    "json": "json",
-}
 # Longest BOMs first: the UTF-32-LE BOM starts with the UTF-16-LE one.
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),
@@ -37,22 +28,62 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _RECORD_KEYS = frozenset({"id", "parent_id", "position", "kind", "text"})
 # C0 controls that never appear in real text (tab, newlines, form feed and ESC excluded).
 _CONTROL_BYTES = bytes([*range(1, 9), *range(14, 27), *range(28, 32), 127])
 _NON_ASCII_RE = re.compile(r"[^\x00-\x7f]")
-_MARKDOWN_RE = re.compile(r"^(#{1,6}[ \t]+\S|```|~~~)|^[^\n]*\S[^\n]*\n=+[ \t]*$", re.MULTILINE)
+# ATX heading, code fence, or a setext heading: a line with a non-space character, then "===".
+# ("[^\S\n]*\S" finds that character without backtracking: a long line is linear, not quadratic.)
+_MARKDOWN_RE = re.compile(r"^(#{1,6}[ \t]+\S|```|~~~)|^[^\S\n]*\S[^\n]*\n=+[ \t]*$", re.MULTILINE)
 _HTML_TAG_RE = re.compile(r"<(html|head|body)[\s>]")
 
 
 @dataclass(slots=True)
 class Sniffed:
-    """What detection learned, so parse() does not decode or load JSON twice."""
+    """What detection learned, so parse() does not decode or load JSON twice.
+
+    ``text`` is the decoded text (None for binary formats); ``value`` is what the winning
+    sniffer loaded (:attr:`Match.value <indexflow.parsers.registry.Match>`: the JSON value of a
+    component tree), or None.
+    """
 
     format: str
     text: str | None = None
-    json_value: Any = None
+    value: Any = None
+
+
+class Probe:
+    """What a sniffer may look at: the bytes, the file name's claim and the decoded text.
+
+    ``ext`` is the lower-case extension ("" when none) and ``claimed`` the name of the format
+    that extension belongs to (None when none). ``text`` and ``start`` are decoded on first use
+    and shared by all sniffers; binary formats' sniffers must read ``data`` only.
+    """
+
+    __slots__ = ("data", "ext", "claimed", "_text", "_start")
+
+    def __init__(self, data: bytes, ext: str = "", claimed: str | None = None) -> None:
+        self.data = data
+        self.ext = ext
+        self.claimed = claimed
+        self._text: str | None = None
+        self._start: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The whole document, decoded with :func:`decode_text`."""
+        if self._text is None:
+            self._text = decode_text(self.data)
+        return self._text
+
+    @property
+    def start(self) -> str:
+        """The first 4096 characters, leading whitespace stripped, lower-cased."""
+        if self._start is None:
+            self._start = self.text[:4096].lstrip().lower()
+        return self._start
 
 
 def extension(filename: str | None) -> str:
@@ -64,7 +95,7 @@ def extension(filename: str | None) -> str:
 
 
 def detect_format(data: bytes, filename: str | None = None) -> str:
-    """Name the format of ``data``: one of :data:`SUPPORTED_FORMATS`.
+    """Name the format of ``data``: one of the registered formats (:func:`registry.names`).
 
     Magic bytes win over the extension (a PDF named ``notes.txt`` is a PDF); the extension
     decides among the text formats; content sniffing decides when there is no extension.
@@ -76,49 +107,114 @@ def detect_format(data: bytes, filename: str | None = None) -> str:
 
 
 def sniff(data: bytes, filename: str | None = None) -> Sniffed:
-    """Like :func:`detect_format`, keeping the decoded text and loaded JSON for the parser."""
+    """Like :func:`detect_format`, keeping the decoded text and loaded JSON for the parser.
+
+    The precedence rules are those of :mod:`indexflow.parsers.registry` (module docstring).
+    """
     name = display_name(filename)
     ext = extension(filename)
-    if b"%PDF-" in data[:1024]:
-        return Sniffed("pdf")
-    if data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        if ext == "docx" or b"word/document.xml" in data:
-            return Sniffed("docx")
+    claim = registry.by_extension(ext)
+    trust = claim.trust_for(ext) if claim is not None else Confidence.NONE
+    probe = Probe(data, ext, claim.name if claim is not None else None)
+    formats = registry.formats()
+    # 1. Binary signatures, on the raw bytes: they win whatever the name says.
+    for fmt in formats:
+        if fmt.binary:
+            match = _run(fmt, probe)
+            if match is not None and match.confidence > Confidence.NONE:
+                return Sniffed(fmt.name, None, match.value)
+            if match is not None and fmt is claim:
+                claim = None
+    # 2. Refusals.
+    if data.startswith(_ZIP_MAGIC):
         raise UnsupportedFormat(f"{name}: a zip archive that is not a Word .docx document")
     if data.startswith(_OLE_MAGIC):
         raise UnsupportedFormat(
             f"{name}: legacy Microsoft Office file (.doc/.xls/.ppt) is not supported; save it as .docx"
         )
     if looks_binary(data):
-        if ext in ("pdf", "docx"):
-            return Sniffed(ext)  # damaged file: its parser explains what is wrong with it
-        raise UnsupportedFormat(f"{name}: binary content that is not PDF or DOCX (unsupported format)")
-    text = decode_text(data)
-    start = text[:4096].lstrip().lower()
-    by_ext = _EXTENSIONS.get(ext)
-    if looks_html(start, strict=True):
-        return Sniffed("html", text)  # a whole HTML page, whatever its name says
-    if by_ext in ("html", "markdown"):
-        return Sniffed(by_ext, text)
-    if start.startswith(("{", "[")):
-        value, ok = _load_json(text)
-        if ok and looks_like_component_tree(value):
-            return Sniffed("json", text, value)
-        if by_ext == "json":
-            # Broken JSON goes to the JSON parser for a precise error; other JSON data is
-            # still worth indexing as plain text.
-            return Sniffed("json", text) if not ok else Sniffed("text", text)
-    elif by_ext == "json":
-        return Sniffed("json", text)
-    if looks_html(start):
-        return Sniffed("html", text)
-    if by_ext in ("pdf", "docx"):
-        return Sniffed(by_ext)
-    if by_ext == "text":
-        return Sniffed("text", text)
-    if _MARKDOWN_RE.search(text[:65536]):
-        return Sniffed("markdown", text)
-    return Sniffed("text", text)
+        if claim is not None and claim.binary:
+            return Sniffed(claim.name)  # damaged file: its parser explains what is wrong with it
+        raise UnsupportedFormat(
+            f"{name}: binary content that is not {_binary_labels(formats)} (unsupported format)"
+        )
+    # 3. Text sniffers: the most confident match (first registered on a tie).
+    best: tuple[Format, Match] | None = None
+    for fmt in formats:
+        if fmt.binary:
+            continue
+        match = _run(fmt, probe)
+        if match is None:
+            continue
+        if match.confidence == Confidence.NONE:
+            if fmt is claim:
+                claim = None  # e.g. JSON data that is not a component tree, named .json
+        elif best is None or match.confidence > best[1].confidence:
+            best = (fmt, match)
+            if match.confidence == Confidence.CERTAIN and match.confidence > trust:
+                break  # nothing can beat it, and it beats the claim whatever other sniffers say
+    # 4. The extension's claim, unless a match is more confident than the claim is trusted.
+    if claim is not None and (best is None or best[1].confidence <= trust):
+        value = best[1].value if best is not None and best[0] is claim else None
+        return Sniffed(claim.name, None if claim.binary else probe.text, value)
+    if best is not None:
+        return Sniffed(best[0].name, probe.text, best[1].value)
+    if registry.FALLBACK_FORMAT not in registry.names():
+        raise UnsupportedFormat(f"{name}: no registered format reads this text")
+    return Sniffed(registry.FALLBACK_FORMAT, probe.text)
+
+
+def sniff_pdf(probe: Probe) -> Match | None:
+    """PDF: a ``%PDF-`` header within the first KiB (some producers put junk before it)."""
+    return _CERTAIN if b"%PDF-" in probe.data[:1024] else None
+
+
+def sniff_docx(probe: Probe) -> Match | None:
+    """DOCX: a zip archive holding ``word/document.xml``, or any zip named ``.docx``."""
+    if probe.data.startswith(_ZIP_MAGIC) and (probe.claimed == "docx" or b"word/document.xml" in probe.data):
+        return _CERTAIN
+    return None
+
+
+def sniff_html(probe: Probe) -> Match | None:
+    """HTML: a whole page (doctype or ``<html>`` first) is certain; early page tags are likely."""
+    if looks_html(probe.start, strict=True):
+        return _CERTAIN
+    return Match(Confidence.LIKELY) if looks_html(probe.start) else None
+
+
+def sniff_json(probe: Probe) -> Match | None:
+    """JSON component trees (strong, with the loaded value); other valid JSON is rejected.
+
+    Broken JSON gets no opinion: named ``.json`` it goes to the JSON parser for a precise error;
+    other JSON data (a config, a manifest) is still worth indexing as plain text.
+    """
+    if not probe.start.startswith(("{", "[")):
+        return None
+    value, ok = _load_json(probe.text)
+    if not ok:
+        return None
+    return Match(Confidence.STRONG, value) if looks_like_component_tree(value) else REJECT
+
+
+def sniff_markdown(probe: Probe) -> Match | None:
+    """Markdown: an ATX heading, a code fence or a setext heading in the first 64 Ki characters."""
+    return Match(Confidence.WEAK) if _MARKDOWN_RE.search(probe.text[:65536]) else None
+
+
+_CERTAIN = Match(Confidence.CERTAIN)
+
+
+def _run(fmt: Format, probe: Probe) -> Match | None:
+    sniffer = fmt.load_sniffer()
+    return None if sniffer is None else sniffer(probe)
+
+
+def _binary_labels(formats: tuple[Format, ...]) -> str:
+    labels = [fmt.label for fmt in formats if fmt.binary]
+    if not labels:
+        return "a supported format"
+    return labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} or {labels[-1]}"
 
 
 def looks_html(start: str, *, strict: bool = False) -> bool:

@@ -29,7 +29,7 @@ def parse(
     """
     limits = limits or Limits()
     name = display_name(filename)
-    value = sniffed.json_value if sniffed is not None else None
+    value = sniffed.value if sniffed is not None else None
     if value is None:
         value = _load(data, sniffed, name)
     metadata: dict[str, Any] = {}

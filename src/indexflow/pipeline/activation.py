@@ -6,11 +6,11 @@ vectors these steps make obsolete are returned in an ``Applied`` and deleted aft
 
 from __future__ import annotations
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from indexflow.db import documents as docs_repo
 from indexflow.db import plans as plans_repo
-from indexflow.db.models import Chunk, ChunkPlan, ChunkStatus, Document, PlanStatus, utcnow
+from indexflow.db.models import ChunkPlan, PlanStatus, utcnow
 from indexflow.pipeline.machine import Applied, Queues
 
 # Retiring emits no work; the queues are never used.
@@ -23,7 +23,7 @@ def complete(s: Session, plan: ChunkPlan) -> Applied:
     Its predecessor (another version's plan, or this plan's own older generation) stops serving
     in the same transaction, so search never sees both nor neither.
     """
-    doc = s.get(Document, plan.document_id)
+    doc = docs_repo.find_document_by_id(s, plan.document_id)
     if doc is None or not doc.is_active or doc.current_version_id != plan.version_id:
         return retire(s, plan)
     return activate(s, plan)
@@ -58,9 +58,5 @@ def retire(s: Session, plan: ChunkPlan) -> Applied:
     plan.serving_generation = None
     plan.embedded_count = 0
     plan.embedded_at = None
-    s.execute(
-        update(Chunk)
-        .where(Chunk.plan_id == plan.id)
-        .values(status=ChunkStatus.PENDING, embedded_at=None, queued_at=None)
-    )
+    plans_repo.reset_chunks(s, plan.id)
     return Applied(drop_plans=[(plan.id, plan.profile.collection)])

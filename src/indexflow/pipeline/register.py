@@ -16,6 +16,7 @@ from indexflow.domain.ids import content_hash
 from indexflow.pipeline import machine
 from indexflow.pipeline.machine import Applied
 from indexflow.runtime import Runtime
+from indexflow.sources import basename
 
 
 @dataclass(slots=True)
@@ -49,7 +50,7 @@ def register_source(
         doc = docs_repo.find_document(s, ds.id, source, for_update=True)
         created = False
         if doc is None:
-            doc, created = docs_repo.create_document(s, ds.id, source, title or _basename(source))
+            doc, created = docs_repo.create_document(s, ds.id, source, title or basename(source))
         version = docs_repo.find_version(s, doc.id, digest)
         outcome = "unchanged"
         reg = Registration(doc.id, 0, [], outcome)
@@ -118,7 +119,3 @@ def _cancel_unfinished(
                     rt.queues,
                 )
             )
-
-
-def _basename(source: str) -> str:
-    return source.rstrip("/").rsplit("/", 1)[-1]

@@ -20,13 +20,13 @@ from indexflow.db import units as units_repo
 from indexflow.db.models import ChunkStatus, Document, PlanStatus, utcnow
 from indexflow.db.session import transaction
 from indexflow.db.units import Claim
-from indexflow.domain.bundler import build_bundles
-from indexflow.domain.chunker import split_texts
+from indexflow.domain.chunker import bundle_and_split
 from indexflow.domain.ids import point_id
 from indexflow.errors import DimensionMismatch, NotFound
 from indexflow.pipeline import machine
 from indexflow.pipeline.machine import Applied
 from indexflow.runtime import Runtime
+from indexflow.sources import basename
 from indexflow.stores.base import VectorPoint
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def parse_version(rt: Runtime, claim: Claim) -> Applied:
             docs_repo.mark_parsed(s, version, parsed.format, parsed.title, count)
             docs_repo.delete_blob(s, version_id)
             doc = s.get(Document, version.document_id)
-            if doc is not None and parsed.title and (doc.title is None or doc.title == _basename(doc.source)):
+            if doc is not None and parsed.title and (doc.title is None or doc.title == basename(doc.source)):
                 doc.title = parsed.title[:500]
         return _parsed(rt, s, version_id, claim)
 
@@ -64,10 +64,6 @@ def _parsed(rt: Runtime, s: Session, version_id: int, claim: Claim) -> Applied:
     for plan in plans_repo.for_version(s, version_id, for_update=True):
         out.merge(machine.apply(s, plan, machine.Parsed(), rt.queues))
     return out
-
-
-def _basename(source: str) -> str:
-    return source.rstrip("/").rsplit("/", 1)[-1]
 
 
 def fail_version(rt: Runtime, version_id: int, message: str, *, s: Session | None = None) -> Applied:
@@ -100,11 +96,14 @@ def bundle_plan(rt: Runtime, claim: Claim) -> Applied:
         target, size, overlap = profile.target_bundle_tokens, profile.chunk_size, profile.chunk_overlap
         tokenizer = rt.tokenizer(profile)
 
-    from indexflow.encoders.tokenizer import count_tokens
+    from indexflow.encoders.tokenizer import joins_at_whitespace
 
-    counts = count_tokens([c.text for c in components], tokenizer)
-    bundles = build_bundles(components, dict(zip((c.id for c in components), counts, strict=True)), target)
-    per_bundle = split_texts([b.text for b in bundles], tokenizer, size, overlap)
+    # One tokenization: component texts are counted for bundling, and (for tokenizers that
+    # never look across whitespace) each bundle is cut from its members' encodings.
+    cut = bundle_and_split(
+        components, tokenizer, target, size, overlap, reuse_encodings=joins_at_whitespace(tokenizer)
+    )
+    bundles, per_bundle = cut.bundles, cut.chunks
     new_bundles = [
         plans_repo.NewBundle(b.seq, b.title, list(b.component_ids), list(b.paths), b.text, b.token_count)
         for b in bundles

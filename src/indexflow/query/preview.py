@@ -13,17 +13,25 @@ def preview(
     data: bytes,
     filename: str | None,
     *,
-    tokenizer_name: str,
-    chunk_size: int,
-    chunk_overlap: int,
-    target_bundle_tokens: int,
+    tokenizer_name: str | None = None,
+    chunk_size: int | None = None,
+    chunk_overlap: int | None = None,
+    target_bundle_tokens: int | None = None,
     max_bytes: int = 200_000_000,
 ) -> dict[str, Any]:
     """Parse, bundle and chunk ``data``; return components and bundles (with chunks) as plain data.
 
+    A parameter left ``None`` takes the default profile's value.
+
     Raises:
         UnsupportedFormat, ParseError, InputTooLarge: the document cannot be read.
     """
+    from indexflow.db.profiles import DEFAULT_PROFILE
+
+    tokenizer_name = tokenizer_name or DEFAULT_PROFILE["tokenizer"]
+    chunk_size = chunk_size or DEFAULT_PROFILE["chunk_size"]
+    chunk_overlap = DEFAULT_PROFILE["chunk_overlap"] if chunk_overlap is None else chunk_overlap
+    target_bundle_tokens = target_bundle_tokens or DEFAULT_PROFILE["target_bundle_tokens"]
     from indexflow.encoders.tokenizer import count_tokens, load_tokenizer
     from indexflow.parsers import parse
 

@@ -2,57 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from sqlalchemy.orm import Session
 
 from indexflow.db import documents as docs_repo
 from indexflow.db import profiles as profiles_repo
 from indexflow.db import search as search_repo
+from indexflow.db.models import IndexProfile
 from indexflow.db.session import transaction
 from indexflow.errors import NotFound
 from indexflow.runtime import Runtime
-from indexflow.stores.base import SearchFilter
-
-
-@dataclass(slots=True)
-class HitDocument:
-    id: int
-    source: str
-    title: str | None
-    dataset: str
-
-
-@dataclass(slots=True)
-class HitBundle:
-    id: int
-    seq: int
-    title: str
-    paths: list[str]
-    text: str
-
-
-@dataclass(slots=True)
-class HitChunk:
-    id: int
-    seq: int
-    char_start: int
-    char_end: int
-    token_count: int
-
-
-@dataclass(slots=True)
-class Hit:
-    """One search result: the chunk, its bundle (parent context) and its document."""
-
-    score: float
-    text: str
-    document: HitDocument
-    bundle: HitBundle
-    chunk: HitChunk
-    plan_id: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+from indexflow.stores.base import SearchFilter, StoreHit
+from indexflow.views import Hit, HitBundle, HitChunk, HitDocument
 
 
 def search(
@@ -109,12 +69,12 @@ def search(
     return hits[:k]
 
 
-def _first_active(s):  # type: ignore[no-untyped-def]
+def _first_active(s: Session) -> IndexProfile | None:
     active = profiles_repo.active(s)
     return active[0] if active else None
 
 
-def _join(rt: Runtime, raw: list, dataset_name: str) -> list[Hit]:  # type: ignore[type-arg]
+def _join(rt: Runtime, raw: list[StoreHit], dataset_name: str) -> list[Hit]:
     if not raw:
         return []
     with transaction(rt.readers) as s:
@@ -131,9 +91,21 @@ def _join(rt: Runtime, raw: list, dataset_name: str) -> list[Hit]:  # type: igno
             Hit(
                 score=float(h.score),
                 text=chunk.text,
-                document=HitDocument(doc.id, doc.source, doc.title, dataset_name),
-                bundle=HitBundle(bundle.id, bundle.seq, bundle.title, list(bundle.paths), bundle.text),
-                chunk=HitChunk(chunk.id, chunk.seq, chunk.char_start, chunk.char_end, chunk.token_count),
+                document=HitDocument(id=doc.id, source=doc.source, title=doc.title, dataset=dataset_name),
+                bundle=HitBundle(
+                    id=bundle.id,
+                    seq=bundle.seq,
+                    title=bundle.title,
+                    paths=list(bundle.paths),
+                    text=bundle.text,
+                ),
+                chunk=HitChunk(
+                    id=chunk.id,
+                    seq=chunk.seq,
+                    char_start=chunk.char_start,
+                    char_end=chunk.char_end,
+                    token_count=chunk.token_count,
+                ),
                 plan_id=chunk.plan_id,
             )
         )

@@ -1,9 +1,10 @@
 """Sources: where documents come from (local files and folders, fsspec URIs, uploaded bytes).
 
 ``Source`` names one document and reads its bytes with a limit; ``expand`` turns paths,
-folders and URIs into sources.
+folders and URIs into sources (every extension a registered format claims); ``basename`` is a
+source's last path segment, its default display name.
 """
 
-from indexflow.sources.local import Source, expand
+from indexflow.sources.local import Source, basename, expand
 
-__all__ = ["Source", "expand"]
+__all__ = ["Source", "basename", "expand"]

@@ -8,26 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from indexflow.errors import InputTooLarge, NotFound
+from indexflow.parsers.registry import indexable_suffixes
 
-# Extensions a folder walk picks up; a file named explicitly is always tried (format sniffing).
-INDEXABLE_SUFFIXES = {
-    ".txt",
-    ".text",
-    ".md",
-    ".markdown",
-    ".mdown",
-    ".rst",
-    ".html",
-    ".htm",
-    ".xhtml",
-    ".pdf",
-    ".docx",
-    ".json",
-    ".csv",
-    ".log",
-    ".org",
-    ".adoc",
-}
+
+def basename(source: str) -> str:
+    """The last segment of a path or URI, trailing slashes ignored ("s3://b/docs/" → "docs")."""
+    return source.rstrip("/").rsplit("/", 1)[-1]
 
 
 @dataclass(slots=True)
@@ -53,13 +39,15 @@ class Source:
 def expand(paths: Iterable[str | os.PathLike[str]], skipped: list[str] | None = None) -> Iterator[Source]:
     """Yield every document under ``paths`` (folders recursively, hidden entries skipped), sorted.
 
-    Files in folders with an extension no parser reads are left out and, if ``skipped`` is
-    given, listed there (a file named explicitly is always tried).
+    Files in folders with an extension no registered format claims
+    (:func:`~indexflow.parsers.registry.indexable_suffixes`) are left out and, if ``skipped`` is
+    given, listed there (a file named explicitly is always tried: format sniffing decides).
     """
+    suffixes = indexable_suffixes()
     for raw in paths:
         text = str(raw)
         if "://" in text and not text.startswith("file://"):
-            yield Source(text, text.rstrip("/").rsplit("/", 1)[-1])
+            yield Source(text, basename(text))
             continue
         path = Path(text.removeprefix("file://")).expanduser()
         if path.is_file():
@@ -70,7 +58,7 @@ def expand(paths: Iterable[str | os.PathLike[str]], skipped: list[str] | None = 
                 for name in sorted(files):
                     if name.startswith("."):
                         continue
-                    if Path(name).suffix.lower() not in INDEXABLE_SUFFIXES:
+                    if Path(name).suffix.lower() not in suffixes:
                         if skipped is not None:
                             skipped.append(str(Path(root) / name))
                         continue

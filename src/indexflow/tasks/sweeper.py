@@ -14,9 +14,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import text
-from sqlalchemy.orm import Session
-
+from indexflow.db import locks
 from indexflow.db import units as units_repo
 from indexflow.db.models import utcnow
 from indexflow.db.session import transaction
@@ -26,7 +24,6 @@ from indexflow.runtime import Runtime
 log = logging.getLogger(__name__)
 
 # Arbitrary constant: the advisory lock that lets one sweeper run at a time on PostgreSQL.
-_SWEEPER_LOCK = 7_204_118_332
 
 
 @dataclass(slots=True)
@@ -42,20 +39,12 @@ class SweepReport:
         return len(self.expired_claims) + len(self.lost_messages) + len(self.resumed_plans)
 
 
-def _take_lock(s: Session) -> bool:
-    if s.get_bind().dialect.name != "postgresql":
-        return True  # SQLite: one process per home, and writers are serialised anyway
-    # A sweeper stopped mid-pass (SIGSTOP) must not hold the lock for ever.
-    s.execute(text("SET LOCAL idle_in_transaction_session_timeout = '30s'"))
-    return bool(s.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _SWEEPER_LOCK}))
-
-
 def sweep(rt: Runtime, *, owner: str | None = None) -> SweepReport:
     """One pass. ``owner`` (the embedded default's start-up): this process owns the home, so
     every claim of another process and every unclaimed message is from a dead run — resume all."""
     settings = rt.settings
     with transaction(rt.sessions) as s:
-        if not _take_lock(s):
+        if not locks.try_sweeper_lock(s):
             return SweepReport(ran=False)
         now = utcnow()
         report = SweepReport()

@@ -55,11 +55,11 @@ def ingest_one(ix, path: Path, dataset: str = "docs") -> tuple[int, int]:  # typ
     [doc] = report.documents
     assert doc.status == "EMBEDDED", doc
     [plan] = doc.plans
-    return doc.document_id, plan["plan_id"]
+    return doc.document_id, plan.plan_id
 
 
 def collection(ix, profile: str = "default") -> str:  # type: ignore[no-untyped-def]
-    return next(p["collection"] for p in ix.profiles() if p["name"] == profile)
+    return next(p.collection for p in ix.profiles.list() if p.name == profile)
 
 
 def points(ix, plan_ids: Sequence[int] | None = None, profile: str = "default") -> int:  # type: ignore[no-untyped-def]

@@ -23,7 +23,7 @@ def _embed_unit(ix, docs_dir: Path) -> tuple[ManualWorker, int, int]:  # type: i
     report = ix.ingest(
         [str(write_doc(docs_dir / "bees.txt", BEES, paragraphs=4))], dataset="docs", wait=False
     )
-    [plan_id] = [p["plan_id"] for p in report.documents[0].plans]
+    [plan_id] = [p.plan_id for p in report.documents[0].plans]
     manual.run(manual.take(UnitKind.PARSE)[0])
     manual.run(manual.take(UnitKind.BUNDLE)[0])
     [embed] = manual.take(UnitKind.EMBED)
@@ -76,7 +76,7 @@ def test_a_duplicate_message_for_a_unit_a_live_worker_runs_does_not_run_it_again
     assert len(log) == 1
     release.set()
     first.join(timeout=120)
-    assert ix.plan(plan_id)["status"] == "EMBEDDED"
+    assert ix.plans.get(plan_id).status == "EMBEDDED"
     assert points(ix, [plan_id]) == len(chunk_rows(ix, plan_id)) > 0
     assert units(ix) == []
 
@@ -97,14 +97,14 @@ def test_a_hung_worker_whose_unit_was_taken_over_changes_nothing_when_it_wakes_u
 
     assert sweep(ix.rt).expired_claims == [embed]
     manual.run(embed, as_worker=WorkerState(["indexing-embed"], 1))
-    assert ix.plan(plan_id)["status"] == "EMBEDDED"
+    assert ix.plans.get(plan_id).status == "EMBEDDED"
 
     # when the hung worker wakes up and finishes its (now superseded) run
     release.set()
     hung.join(timeout=120)
 
     # then the plan is still EMBEDDED with every point in place, and nothing is left queued
-    assert ix.plan(plan_id)["status"] == "EMBEDDED"
+    assert ix.plans.get(plan_id).status == "EMBEDDED"
     assert points(ix, [plan_id]) == len(chunk_rows(ix, plan_id)) > 0
     assert units(ix) == []
 
@@ -127,6 +127,6 @@ def test_a_fresh_process_sends_the_work_of_a_new_document_once(ix, docs_dir: Pat
 
     # then the version was parsed and the plan bundled by one run each, not also by the sweep
     [plan] = report.documents[0].plans
-    assert [c for c in calls if c[0] == UnitKind.PARSE] == [(UnitKind.PARSE, plan["version_id"])]
-    assert [c[1] for c in calls if c[0] == UnitKind.BUNDLE] == [plan["plan_id"]]
-    assert points(ix, [plan["plan_id"]]) == plan["chunk_count"]
+    assert [c for c in calls if c[0] == UnitKind.PARSE] == [(UnitKind.PARSE, plan.version_id)]
+    assert [c[1] for c in calls if c[0] == UnitKind.BUNDLE] == [plan.plan_id]
+    assert points(ix, [plan.plan_id]) == plan.chunk_count

@@ -41,7 +41,7 @@ def test_an_unchanged_reingest_makes_zero_encoder_calls_and_parses_nothing(
     assert sum(encoder_calls) > 0 and sorted(parse_calls) == ["bees.txt", "trains.txt"]
     ids = [d.document_id for d in first.documents]
     before_versions = {i: [(v.id, v.content_hash, v.parsed_at) for v in versions(ix, i)] for i in ids}
-    plan_ids = [p["plan_id"] for d in first.documents for p in d.plans]
+    plan_ids = [p.plan_id for d in first.documents for p in d.plans]
     before_chunks = {p: [(c.id, c.point_id, c.embedded_at) for c in chunk_rows(ix, p)] for p in plan_ids}
     before_points = points(ix)
     encoder_calls.clear()
@@ -55,7 +55,7 @@ def test_an_unchanged_reingest_makes_zero_encoder_calls_and_parses_nothing(
     assert parse_calls == []
     assert [d.outcome for d in again.documents] == ["unchanged", "unchanged"]
     assert [d.status for d in again.documents] == ["EMBEDDED", "EMBEDDED"]
-    assert [p["plan_id"] for d in again.documents for p in d.plans] == plan_ids
+    assert [p.plan_id for d in again.documents for p in d.plans] == plan_ids
     assert {i: [(v.id, v.content_hash, v.parsed_at) for v in versions(ix, i)] for i in ids} == before_versions
     assert {
         p: [(c.id, c.point_id, c.embedded_at) for c in chunk_rows(ix, p)] for p in plan_ids
@@ -82,19 +82,19 @@ def test_a_changed_document_becomes_a_new_version_that_replaces_the_old_one(
     [doc] = report.documents
     assert doc.document_id == doc_id and doc.outcome == "changed" and doc.status == "EMBEDDED"
     [new] = doc.plans
-    assert new["plan_id"] != old_plan and new["is_active"]
+    assert new.plan_id != old_plan and new.is_active
     assert len(versions(ix, doc_id)) == 2
     assert parse_calls == ["handbook.txt"]
-    assert sum(encoder_calls) == new["chunk_count"]
+    assert sum(encoder_calls) == new.chunk_count
     # the old plan was retired and its vectors deleted; exactly one plan is active
-    old = ix.plan(old_plan)
-    assert not old["is_active"] and old["status"] == "READY"
+    old = ix.plans.get(old_plan)
+    assert not old.is_active and old.status == "READY"
     assert points(ix, [old_plan]) == 0
-    assert points(ix, [new["plan_id"]]) == new["chunk_count"]
-    assert [p["plan_id"] for p in ix.document(doc_id)["plans"] if p["is_active"]] == [new["plan_id"]]
+    assert points(ix, [new.plan_id]) == new.chunk_count
+    assert [p.plan_id for p in ix.documents.get(doc_id).plans if p.is_active] == [new.plan_id]
     # and search only knows the new text
     hits = ix.search("honey bees waggle dance", dataset="docs", k=10)
-    assert hits and {h.plan_id for h in hits} == {new["plan_id"]}
+    assert hits and {h.plan_id for h in hits} == {new.plan_id}
     assert all("bee" not in h.text.lower() for h in hits)
 
 
@@ -116,12 +116,12 @@ def test_returning_to_an_earlier_content_re_embeds_its_kept_chunks_without_parsi
 
     # then v1's plan serves again: no new version, no parse, its own chunk rows re-embedded
     [doc] = report.documents
-    assert [p["plan_id"] for p in doc.plans] == [v1_plan] and doc.status == "EMBEDDED"
+    assert [p.plan_id for p in doc.plans] == [v1_plan] and doc.status == "EMBEDDED"
     assert len(versions(ix, doc_id)) == 2
     assert parse_calls == []
     assert sum(encoder_calls) == len(v1_chunks)
     assert [(c.id, c.text) for c in chunk_rows(ix, v1_plan)] == v1_chunks
-    assert ix.plan(v1_plan)["is_active"] and not ix.plan(v2_plan)["is_active"]
+    assert ix.plans.get(v1_plan).is_active and not ix.plans.get(v2_plan).is_active
     assert points(ix, [v2_plan]) == 0
     hits = ix.search("steam locomotive boiler", dataset="docs", k=10)
     assert hits and {h.plan_id for h in hits} == {v1_plan}
@@ -137,7 +137,7 @@ def test_searching_during_a_swap_always_sees_exactly_one_version(tmp_path: Path,
         # when v2 is ingested without waiting, while another thread searches that document
         write_doc(path, TRAINS, paragraphs=40)
         report = ix.ingest([str(path)], dataset="docs", wait=False)
-        [v2_plan] = [p["plan_id"] for p in report.documents[0].plans]
+        [v2_plan] = [p.plan_id for p in report.documents[0].plans]
         seen: list[tuple[set[int], str]] = []
         errors: list[BaseException] = []
 
@@ -145,7 +145,7 @@ def test_searching_during_a_swap_always_sees_exactly_one_version(tmp_path: Path,
             deadline = time.monotonic() + 300
             try:
                 while time.monotonic() < deadline:
-                    status = ix.plan(v2_plan)["status"]  # read before: EMBEDDED ⇒ swap committed
+                    status = ix.plans.get(v2_plan).status  # read before: EMBEDDED ⇒ swap committed
                     hits = ix.search("bees or trains", dataset="docs", k=5, document_ids=[doc_id])
                     seen.append(({h.plan_id for h in hits}, status))
                     if sum(1 for plans, _ in seen if plans == {v2_plan}) >= 20:
@@ -195,7 +195,7 @@ def test_a_search_that_read_the_store_before_the_swap_and_the_db_after_still_fin
                 armed.clear()
                 read_done.set()
                 deadline = time.monotonic() + 120
-                while time.monotonic() < deadline and not ix.plan(v2_plan)["is_active"]:
+                while time.monotonic() < deadline and not ix.plans.get(v2_plan).is_active:
                     time.sleep(0.02)
             return raw
 
@@ -209,11 +209,11 @@ def test_a_search_that_read_the_store_before_the_swap_and_the_db_after_still_fin
     # when v2 is ingested and a search straddles its swap
     write_doc(path, TRAINS, paragraphs=1)
     report = ix.ingest([str(path)], dataset="docs", wait=False)
-    [v2_plan] = [p["plan_id"] for p in report.documents[0].plans]
+    [v2_plan] = [p.plan_id for p in report.documents[0].plans]
     hits = ix.search("bees or trains", dataset="docs", k=5, document_ids=[doc_id])
 
     # then it still returns the document — the new version only, never neither
-    assert ix.plan(v2_plan)["is_active"], "the stall did not cover the swap; the test proves nothing"
+    assert ix.plans.get(v2_plan).is_active, "the stall did not cover the swap; the test proves nothing"
     assert hits, "search returned neither version of the document during the swap"
     assert {h.plan_id for h in hits} == {v2_plan}
 
@@ -228,16 +228,16 @@ def test_a_version_superseded_before_it_finished_is_cancelled_and_never_serves(
         doc_id, v1_plan = ingest_one(ix, path)
         # when v2 is registered and, before it can finish, v3
         write_doc(path, TRAINS, paragraphs=30)
-        v2 = ix.ingest([str(path)], dataset="docs", wait=False).documents[0].plans[0]["plan_id"]
+        v2 = ix.ingest([str(path)], dataset="docs", wait=False).documents[0].plans[0].plan_id
         write_doc(path, "Volcanoes erupt when magma rises through the crust. ", paragraphs=2)
-        v3 = ix.ingest([str(path)], dataset="docs", wait=False).documents[0].plans[0]["plan_id"]
+        v3 = ix.ingest([str(path)], dataset="docs", wait=False).documents[0].plans[0].plan_id
         ix.wait([v3], timeout=300)
         ix.tasks.join()
         # then v2 failed as superseded, left no vectors, and v3 alone serves
-        v2_view = ix.plan(v2)
-        assert v2_view["status"] == "FAILED" and "superseded" in (v2_view["last_error"] or "")
-        assert not v2_view["is_active"] and points(ix, [v2]) == 0
-        assert ix.plan(v3)["is_active"] and ix.plan(v3)["status"] == "EMBEDDED"
+        v2_view = ix.plans.get(v2)
+        assert v2_view.status == "FAILED" and "superseded" in (v2_view.last_error or "")
+        assert not v2_view.is_active and points(ix, [v2]) == 0
+        assert ix.plans.get(v3).is_active and ix.plans.get(v3).status == "EMBEDDED"
         assert points(ix, [v1_plan]) == 0
         hits = ix.search("volcano magma", dataset="docs", k=5, document_ids=[doc_id])
         assert hits and {h.plan_id for h in hits} == {v3}

@@ -18,11 +18,11 @@ from .conftest import BEES, TRAINS, chunk_rows, ingest_one, point_ids, points, w
 def _wait_status(ix, plan_id: int, status: str, timeout: float = 120) -> dict:  # type: ignore[no-untyped-def,type-arg]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        view = ix.plan(plan_id)
-        if view["status"] == status:
+        view = ix.plans.get(plan_id)
+        if view.status == status:
             return view  # type: ignore[no-any-return]
         time.sleep(0.1)
-    raise AssertionError(f"plan {plan_id} never reached {status}: {ix.plan(plan_id)}")
+    raise AssertionError(f"plan {plan_id} never reached {status}: {ix.plans.get(plan_id)}")
 
 
 def _active_plans(ix, document_id: int) -> list[int]:  # type: ignore[no-untyped-def]
@@ -37,22 +37,22 @@ def test_rerun_rebuilds_a_plan_under_a_new_generation_with_new_points(
 ) -> None:
     # given an embedded plan
     doc_id, plan_id = ingest_one(ix, write_doc(docs_dir / "bees.txt", BEES, paragraphs=3))
-    before = ix.plan(plan_id)
+    before = ix.plans.get(plan_id)
     ids_before = point_ids(ix)
     texts_before = [c.text for c in chunk_rows(ix, plan_id)]
     encoder_calls.clear()
 
     # when it is rerun with embedding
-    view = ix.rerun_plan(plan_id, requeue_embedding=True)
-    assert view["generation"] == before["generation"] + 1 and view["status"] == "PENDING"
+    view = ix.plans.rerun(plan_id, embed=True)
+    assert view.generation == before.generation + 1 and view.status == "PENDING"
     ix.wait([plan_id], timeout=300)
 
     # then it was re-embedded, is active again, and the old generation's points were replaced by
     # as many new ones (new ids: a late batch of the old generation cannot touch them)
-    after = ix.plan(plan_id)
-    assert after["status"] == "EMBEDDED" and after["is_active"]
-    assert after["chunk_count"] == after["embedded_count"] == before["chunk_count"]
-    assert sum(encoder_calls) == before["chunk_count"]
+    after = ix.plans.get(plan_id)
+    assert after.status == "EMBEDDED" and after.is_active
+    assert after.chunk_count == after.embedded_count == before.chunk_count
+    assert sum(encoder_calls) == before.chunk_count
     ids_after = point_ids(ix)
     assert len(ids_after) == len(ids_before) and not set(ids_after) & set(ids_before)
     assert [c.text for c in chunk_rows(ix, plan_id)] == texts_before
@@ -66,20 +66,20 @@ def test_rerun_without_embedding_stops_at_ready_while_the_old_generation_keeps_s
 ) -> None:
     # given an embedded plan
     doc_id, plan_id = ingest_one(ix, write_doc(docs_dir / "bees.txt", BEES, paragraphs=3))
-    chunk_count = ix.plan(plan_id)["chunk_count"]
+    chunk_count = ix.plans.get(plan_id).chunk_count
     encoder_calls.clear()
 
     # when it is rerun without requeueing the embedding
-    ix.rerun_plan(plan_id, requeue_embedding=False)
+    ix.plans.rerun(plan_id, embed=False)
 
     # then it is bundled and chunked again but stops at READY: nothing new embedded, while the
     # generation it had keeps serving (its points stay, search still finds the document)
     view = _wait_status(ix, plan_id, "READY")
     ix.tasks.join()
-    assert view["chunk_count"] == chunk_count and view["embedded_count"] == 0
+    assert view.chunk_count == chunk_count and view.embedded_count == 0
     assert encoder_calls == []
     assert points(ix, [plan_id]) == chunk_count
-    assert ix.plan(plan_id)["status"] == "READY" and ix.plan(plan_id)["is_active"]
+    assert ix.plans.get(plan_id).status == "READY" and ix.plans.get(plan_id).is_active
     hits = ix.search("waggle dance of honey bees", dataset="docs", k=3, document_ids=[doc_id])
     assert hits and {h.plan_id for h in hits} == {plan_id}
 
@@ -90,21 +90,21 @@ def test_activate_refuses_a_plan_that_is_not_embedded_and_changes_nothing(ix, do
     doc_id, v1_plan = ingest_one(ix, path)
     write_doc(path, TRAINS, paragraphs=2)
     _, v2_plan = ingest_one(ix, path)
-    assert ix.plan(v1_plan)["status"] == "READY"
+    assert ix.plans.get(v1_plan).status == "READY"
 
     # when v1's plan is activated without force
     with pytest.raises(ConflictError, match="not EMBEDDED") as exc:
-        ix.activate_plan(v1_plan)
+        ix.plans.activate(v1_plan)
 
     # then the error says how to force it, and nothing changed: v2 still alone serves
     assert "force" in str(exc.value)
     assert _active_plans(ix, doc_id) == [v2_plan]
-    assert ix.document(doc_id)["current_version_id"] == ix.plan(v2_plan)["version_id"]
-    assert points(ix, [v2_plan]) == ix.plan(v2_plan)["chunk_count"]
+    assert ix.documents.get(doc_id).current_version_id == ix.plans.get(v2_plan).version_id
+    assert points(ix, [v2_plan]) == ix.plans.get(v2_plan).chunk_count
     hits = ix.search("railway signals", dataset="docs", k=3, document_ids=[doc_id])
     assert hits and {h.plan_id for h in hits} == {v2_plan}
     with pytest.raises(NotFound):
-        ix.activate_plan(999_999)
+        ix.plans.activate(999_999)
 
 
 def test_forced_activation_swaps_in_one_transaction_and_rebuilds_the_plan(ix, docs_dir: Path) -> None:
@@ -115,16 +115,16 @@ def test_forced_activation_swaps_in_one_transaction_and_rebuilds_the_plan(ix, do
     _, v2_plan = ingest_one(ix, path)
 
     # when v1's plan is activated with force
-    view = ix.activate_plan(v1_plan, force=True)
+    view = ix.plans.activate(v1_plan, force=True)
 
     # then at once v1's plan is the one active plan and v2's is retired with its vectors gone
-    assert view["is_active"]
+    assert view.is_active
     assert _active_plans(ix, doc_id) == [v1_plan]
-    assert not ix.plan(v2_plan)["is_active"] and points(ix, [v2_plan]) == 0
-    assert ix.document(doc_id)["current_version_id"] == ix.plan(v1_plan)["version_id"]
+    assert not ix.plans.get(v2_plan).is_active and points(ix, [v2_plan]) == 0
+    assert ix.documents.get(doc_id).current_version_id == ix.plans.get(v1_plan).version_id
     # and once v1 is re-embedded, search serves v1 only
     ix.wait([v1_plan], timeout=300)
-    assert ix.plan(v1_plan)["status"] == "EMBEDDED" and ix.plan(v1_plan)["is_active"]
+    assert ix.plans.get(v1_plan).status == "EMBEDDED" and ix.plans.get(v1_plan).is_active
     hits = ix.search("bees or trains", dataset="docs", k=5, document_ids=[doc_id])
     assert hits and {h.plan_id for h in hits} == {v1_plan}
 
@@ -169,12 +169,12 @@ def test_rerunning_an_active_plan_keeps_its_document_in_search_until_the_new_gen
             raise EncoderError("model refused the batch (test)")
 
     monkeypatch.setattr(ix.rt, "encoder", lambda profile: Refusing(real(profile)))
-    ix.rerun_plan(plan_id)
+    ix.plans.rerun(plan_id)
     ix.wait([plan_id], timeout=300)
 
     # then the plan says FAILED with the reason, yet the document is still found (old generation)
-    failed = ix.plan(plan_id)
-    assert failed["status"] == "FAILED" and "refused the batch" in failed["last_error"]
+    failed = ix.plans.get(plan_id)
+    assert failed.status == "FAILED" and "refused the batch" in failed.last_error
     hits = ix.search(query, dataset="docs", k=3)
     assert hits and {h.document.id for h in hits} == {doc_id}
 
@@ -190,7 +190,7 @@ def test_rerunning_an_active_plan_keeps_its_document_in_search_until_the_new_gen
     t = threading.Thread(target=searcher)
     t.start()
     try:
-        ix.rerun_plan(plan_id)
+        ix.plans.rerun(plan_id)
         ix.wait([plan_id], timeout=300)
     finally:
         stop.set()
@@ -198,10 +198,10 @@ def test_rerunning_an_active_plan_keeps_its_document_in_search_until_the_new_gen
 
     # then every search during the rebuild found it, and the new generation serves alone
     assert seen and all(seen)
-    after = ix.plan(plan_id)
+    after = ix.plans.get(plan_id)
     assert (
-        after["status"] == "EMBEDDED"
-        and after["is_active"]
-        and after["generation"] == failed["generation"] + 1
+        after.status == "EMBEDDED"
+        and after.is_active
+        and after.generation == failed.generation + 1
     )
-    assert points(ix, [plan_id]) == after["chunk_count"] == len(chunk_rows(ix, plan_id))
+    assert points(ix, [plan_id]) == after.chunk_count == len(chunk_rows(ix, plan_id))

@@ -37,7 +37,7 @@ def test_ingest_a_mixed_corpus_embeds_every_document_and_points_match_chunks(ix,
     assert report.ok, [(d.source, d.error) for d in report.failed]
     assert len(report.documents) == 6
     assert {d.status for d in report.documents} == {"EMBEDDED"}
-    assert all(p["is_active"] for d in report.documents for p in d.plans)
+    assert all(p.is_active for d in report.documents for p in d.plans)
     counts = _counts(ix)
     assert counts["chunks"] > 6 and counts["embedded"] == counts["chunks"]
     assert _points(ix) == counts["chunks"]
@@ -77,10 +77,10 @@ def test_a_malformed_file_fails_its_own_plan_and_the_rest_carry_on(
     assert set(failed) == {"broken.pdf", "noise.txt"}
     for d in failed.values():
         assert d.error and len(d.error) < 1000 and "Traceback" not in d.error
-        assert all(p["status"] == "FAILED" and not p["is_active"] for p in d.plans)
+        assert all(p.status == "FAILED" and not p.is_active for p in d.plans)
     assert sum(1 for d in report.documents if d.status == "EMBEDDED") == 6
     # nothing of a failed plan is visible
-    failed_plans = [p["plan_id"] for d in failed.values() for p in d.plans]
+    failed_plans = [p.plan_id for d in failed.values() for p in d.plans]
     assert _points(ix, failed_plans) == 0
 
 
@@ -91,7 +91,7 @@ def test_running_every_stage_twice_gives_the_same_rows_and_points(ix, corpus: Pa
     from tests.manual_worker import ManualWorker, units
 
     report = ix.ingest([str(corpus / "git_guide.md")], dataset="docs", wait=True, timeout=600)
-    plan_id = report.documents[0].plans[0]["plan_id"]
+    plan_id = report.documents[0].plans[0].plan_id
     before = _counts(ix), _points(ix)
     with ix.rt.sessions() as s:
         plan = s.get(ChunkPlan, plan_id)
@@ -110,7 +110,7 @@ def test_running_every_stage_twice_gives_the_same_rows_and_points(ix, corpus: Pa
     manual.restore()
     # rebuild the plan from scratch twice (bundle → embed); rows and points come out identical
     for _ in range(2):
-        ix.rerun_plan(plan_id)
+        ix.plans.rerun(plan_id)
         ix.wait([plan_id], timeout=300)
         assert (_counts(ix), _points(ix)) == before
     with ix.rt.sessions() as s:
@@ -119,8 +119,8 @@ def test_running_every_stage_twice_gives_the_same_rows_and_points(ix, corpus: Pa
 
 def test_status_lists_documents_with_plan_counts(ix, corpus: Path) -> None:
     ix.ingest([str(corpus / "composting.txt")], dataset="docs", wait=True, timeout=600)
-    [doc] = ix.status(dataset="docs")
+    [doc] = ix.documents.list(dataset="docs")
     assert doc.status == "EMBEDDED"
     [plan] = doc.plans
-    assert plan["chunk_count"] == plan["embedded_count"] > 0
-    assert plan["bundle_count"] >= 1 and plan["last_error"] is None
+    assert plan.chunk_count == plan.embedded_count > 0
+    assert plan.bundle_count >= 1 and plan.last_error is None

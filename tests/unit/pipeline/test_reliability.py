@@ -51,7 +51,7 @@ def test_a_unit_waiting_in_the_queue_is_never_resent_however_long_it_waits(ix, c
     assert swept.ran and swept.resends == 0 and swept.units == []
     manual.run(sent)
     manual.drain()
-    assert ix.plan(report.documents[0].plans[0]["plan_id"])["status"] == "EMBEDDED"
+    assert ix.plans.get(report.documents[0].plans[0].plan_id).status == "EMBEDDED"
 
 
 def test_an_expired_claim_is_taken_over_and_a_live_one_is_left_alone(settings, corpus: Path) -> None:
@@ -144,17 +144,17 @@ def test_a_store_outage_never_fails_the_plan_status_says_why_and_it_finishes_whe
         flaky = FlakyStore(ix.rt.store, failures=4)
         ix.rt._store = flaky
         report = ix.ingest([str(corpus / "composting.txt")], dataset="d", wait=False)
-        plan_id = report.documents[0].plans[0]["plan_id"]
+        plan_id = report.documents[0].plans[0].plan_id
         # when it is down, the plan waits (never FAILED) and says why and until when
         seen: set[str] = set()
         prog = ix.wait(
-            [plan_id], timeout=300, on_progress=lambda _p: seen.add(str(ix.plan(plan_id)["retrying"]))
+            [plan_id], timeout=300, on_progress=lambda _p: seen.add(str(ix.plans.get(plan_id).retrying))
         )
         # then once the store answers again the plan finishes by itself
-        assert prog.plans_failed == 0 and ix.plan(plan_id)["status"] == "EMBEDDED"
+        assert prog.plans_failed == 0 and ix.plans.get(plan_id).status == "EMBEDDED"
         assert flaky.calls >= 5
         assert any("store unavailable: connection refused" in s and "next try" in s for s in seen)
-        assert ix.plan(plan_id)["retrying"] is None
+        assert ix.plans.get(plan_id).retrying is None
 
 
 @pytest.fixture
@@ -205,7 +205,7 @@ def test_a_message_whose_rows_were_deleted_ends_quietly(ix, corpus: Path) -> Non
     manual = ManualWorker(ix)
     report = ix.ingest([str(corpus / "composting.txt")], dataset="d", wait=False)
     [parse] = manual.take()
-    ix.delete_document(report.documents[0].document_id)
+    ix.documents.delete(report.documents[0].document_id)
     # when the message is delivered, it ends at once: no retry, no error, nothing left
     manual.run(parse)
     assert units(ix) == [] and manual.sent == []

@@ -1,0 +1,97 @@
+"""Index profiles: encoder, tokenizer, chunking and HNSW parameters; several may serve at once."""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+from indexflow.db import documents as docs_repo
+from indexflow.db import plans as plans_repo
+from indexflow.db import profiles as profiles_repo
+from indexflow.db.models import PlanStatus
+from indexflow.db.profiles import DEFAULT_PROFILE, ensure_default_profile
+from indexflow.errors import ConflictError
+from indexflow.manage.context import Context
+from indexflow.pipeline import machine
+from indexflow.pipeline.machine import Applied
+from indexflow.views import ProfileActivation, ProfileView
+
+
+class Profiles:
+    """``ix.profiles``: a profile with plans is immutable; clone it to change it."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+
+    def list(self) -> builtins.list[ProfileView]:
+        with self._ctx.write() as s:
+            ensure_default_profile(s, self._ctx.settings.default_profile)
+            return [ProfileView.of(p) for p in profiles_repo.list_all(s)]
+
+    def get(self, name: str) -> ProfileView:
+        with self._ctx.read() as s:
+            return ProfileView.of(profiles_repo.get_by_name(s, name))
+
+    def create(self, name: str, *, activate: bool = False, **params: Any) -> ProfileView:
+        """Create a profile from the default parameters overridden by ``params``.
+
+        A new ``encoder`` brings its own tokenizer, dimension and token limit unless they are
+        given. With ``activate``, returns the ``ProfileActivation`` (with the plans it started).
+        """
+        given = {k: v for k, v in params.items() if v is not None}
+        if given.get("encoder") and given["encoder"] != DEFAULT_PROFILE["encoder"]:
+            from indexflow.encoders.factory import get_encoder
+
+            encoder = get_encoder(given["encoder"])  # raises ConfigurationError for an unknown model
+            given.setdefault("tokenizer", given["encoder"])
+            given.setdefault("dimension", encoder.dimension)
+            given.setdefault("max_tokens", encoder.max_tokens)
+            given.setdefault("chunk_size", min(DEFAULT_PROFILE["chunk_size"], encoder.max_tokens - 2))
+        fields = DEFAULT_PROFILE | given
+        with self._ctx.write() as s:
+            ensure_default_profile(s, self._ctx.settings.default_profile)
+            view = ProfileView.of(profiles_repo.create(s, name, **fields, is_active=False))
+        return self.activate(name) if activate else view
+
+    def clone(self, source: str, name: str, **overrides: Any) -> ProfileView:
+        """A new (inactive) profile with ``source``'s parameters and ``overrides``: how to change one."""
+        with self._ctx.read() as s:
+            src = profiles_repo.get_by_name(s, source)
+            fields = {f: getattr(src, f) for f in profiles_repo.PROFILE_FIELDS}
+        return self.create(name, **(fields | {k: v for k, v in overrides.items() if v is not None}))
+
+    def update(self, name: str, **changes: Any) -> ProfileView:
+        """Change a profile that has no plans yet (one with plans is immutable: clone it)."""
+        with self._ctx.write() as s:
+            return ProfileView.of(profiles_repo.update(s, profiles_repo.get_by_name(s, name), **changes))
+
+    def activate(self, name: str) -> ProfileActivation:
+        """Activate a profile and build a plan for every active document; old profiles keep serving."""
+        ctx = self._ctx
+        ctx.own_home()
+        applied = Applied()
+        plan_ids: list[int] = []
+        with ctx.write() as s:
+            profile = profiles_repo.get_by_name(s, name)
+            profile.is_active = True
+            for document_id, version_id in docs_repo.serving_versions(s):
+                plan, created = plans_repo.get_or_create(s, document_id, version_id, profile.id)
+                if created or plan.status == PlanStatus.FAILED:
+                    applied.merge(machine.apply(s, plan, machine.Start(), ctx.queues))
+                    plan_ids.append(plan.id)
+            view = ProfileView.of(profile)
+        ctx.send(applied)
+        return ProfileActivation(**view.model_dump(), plans_enqueued=len(plan_ids), plan_ids=plan_ids)
+
+    def deactivate(self, name: str) -> ProfileView:
+        """New documents stop getting plans of this profile; its existing index still answers.
+
+        Raises:
+            ConflictError: it is the last active profile.
+        """
+        with self._ctx.write() as s:
+            profile = profiles_repo.get_by_name(s, name)
+            profile.is_active = False
+            if not profiles_repo.active(s):
+                raise ConflictError("at least one profile must stay active")
+            return ProfileView.of(profile)
