@@ -43,10 +43,16 @@ def settings(home: Path):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def ix(settings) -> Iterator[object]:  # type: ignore[no-untyped-def]
+def make_ix():  # type: ignore[no-untyped-def]
+    """Build a facade on the real stack (the unit lifecycle tier overrides it with the doubles)."""
     from indexflow import Indexflow
 
-    with Indexflow(settings) as instance:
+    return Indexflow
+
+
+@pytest.fixture
+def ix(settings, make_ix) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    with make_ix(settings) as instance:
         yield instance
 
 

@@ -25,7 +25,7 @@ from indexflow.pipeline.register import Registration, register_source
 from indexflow.query.search import search
 from indexflow.runtime import Runtime
 from indexflow.settings import Settings
-from indexflow.sources import Source, expand
+from indexflow.sources import Source, basename, expand
 from indexflow.stores.base import VectorStore
 from indexflow.tasks.runner import TaskRunner
 from indexflow.views import (
@@ -73,7 +73,7 @@ class Indexflow:
         base = settings or Settings()
         # Re-validated (not model_copy) so overrides are coerced like the environment is.
         self.settings = Settings(**(base.model_dump() | overrides)) if overrides else base
-        self.rt = Runtime(self.settings, store=store, **({"encoder": encoder} if encoder else {}))  # TEMP
+        self.rt = Runtime(self.settings, store=store, encoder=encoder)
         self.rt.ensure_schema()
         self._tasks: TaskRunner | None = None
         self._ctx = Context(self.rt, lambda: self.tasks)
@@ -135,7 +135,7 @@ class Indexflow:
         if isinstance(source, Source):
             src = source
         elif data is not None:
-            src = Source(str(source), str(source).rstrip("/").rsplit("/", 1)[-1])
+            src = Source(str(source), basename(str(source)))
         else:
             found = list(expand([source]))
             text = str(source)
@@ -239,6 +239,10 @@ class Indexflow:
             TimeoutError: ``timeout`` seconds passed first.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
+        # Large waits poll less often: each poll reads every plan's row. Small ones start fast
+        # and back off, so a plan that finishes in 50 ms is not reported 250 ms late.
+        longest = poll if len(plan_ids) < 500 else max(poll, 1.0)
+        interval = min(0.02, longest)
         while True:
             prog = self.progress(plan_ids, registered=registered)
             if on_progress is not None:
@@ -247,8 +251,8 @@ class Indexflow:
                 return prog
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"{prog.plans_total - prog.plans_done} plans still running")
-            # Large waits poll less often: each poll reads every plan's row.
-            time.sleep(poll if len(plan_ids) < 500 else max(poll, 1.0))
+            time.sleep(interval)
+            interval = min(interval * 1.5, longest)
 
     def progress(self, plan_ids: list[int], *, registered: int | None = None) -> Progress:
         """Where these plans stand: parsed, bundled, embedded chunks, done and failed."""

@@ -180,7 +180,6 @@ def preview(
     json_out: Json = False,
 ) -> None:
     """Show how a document will be cut (components → bundles → chunks); stores nothing."""
-    from indexflow.db.profiles import DEFAULT_PROFILE
     from indexflow.errors import IndexflowError
     from indexflow.query.preview import preview as run_preview
 
@@ -188,10 +187,10 @@ def preview(
         result = run_preview(
             path.read_bytes(),
             path.name,
-            tokenizer_name=tokenizer or DEFAULT_PROFILE["tokenizer"],
-            chunk_size=chunk_size or DEFAULT_PROFILE["chunk_size"],
-            chunk_overlap=DEFAULT_PROFILE["chunk_overlap"] if chunk_overlap is None else chunk_overlap,
-            target_bundle_tokens=target_bundle_tokens or DEFAULT_PROFILE["target_bundle_tokens"],
+            tokenizer_name=tokenizer,
+            chunk_size=chunk_size,
+            chunk_overlap=chunk_overlap,
+            target_bundle_tokens=target_bundle_tokens,
         )
     except (IndexflowError, ValueError) as exc:
         err_console.print(f"[red]error:[/red] {exc}")

@@ -18,6 +18,7 @@ from indexflow.db.models import (
 )
 from indexflow.db.session import insert_or_find
 from indexflow.domain import components as dc
+from indexflow.domain.ids import basename
 from indexflow.errors import NotFound
 
 
@@ -206,3 +207,11 @@ def delete_document_by_id(s: Session, document_id: int) -> None:
 
 def delete_dataset(s: Session, name: str) -> None:
     s.execute(delete(Dataset).where(Dataset.name == name))
+
+
+def adopt_title(s: Session, document_id: int, title: str) -> None:
+    """Give the document the title its parser found, unless it has a title of its own (one that
+    is not just its file name)."""
+    doc = s.get(Document, document_id)
+    if doc is not None and (doc.title is None or doc.title == basename(doc.source)):
+        doc.title = title[:500]

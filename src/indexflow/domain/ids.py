@@ -22,3 +22,8 @@ def point_id(profile_id: int, plan_id: int, chunk_seq: int, generation: int = 0)
     """
     key = f"{profile_id}:{plan_id}:{chunk_seq}" + (f":{generation}" if generation else "")
     return str(uuid.uuid5(POINT_NAMESPACE, key))
+
+
+def basename(source: str) -> str:
+    """The last segment of a path or URI, trailing slashes ignored ("s3://b/docs/" → "docs")."""
+    return source.rstrip("/").rsplit("/", 1)[-1]

@@ -80,13 +80,15 @@ class HFEncoder:
         Raises:
             ConfigurationError: the model cannot be found or loaded, or an argument is invalid.
         """
+        if batch_size < 1 or max_batch_tokens < 1:
+            raise ConfigurationError("batch_size and max_batch_tokens must be positive")
+        # Before importing torch (seconds): a wrong model name fails at once.
+        model_dir = resolve_model_dir(model)
+
         import torch
         from tokenizers import Tokenizer
         from transformers import AutoModel
 
-        if batch_size < 1 or max_batch_tokens < 1:
-            raise ConfigurationError("batch_size and max_batch_tokens must be positive")
-        model_dir = resolve_model_dir(model)
         self.name = model
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.precision = resolve_precision(precision, self.device)

@@ -43,7 +43,8 @@ class Profiles:
             from indexflow.encoders.factory import get_encoder
 
             encoder = get_encoder(given["encoder"])  # raises ConfigurationError for an unknown model
-            given.setdefault("tokenizer", given["encoder"])
+            # An encoder may name the tokenizer it was built for (a test double uses MiniLM's).
+            given.setdefault("tokenizer", getattr(encoder, "tokenizer_name", given["encoder"]))
             given.setdefault("dimension", encoder.dimension)
             given.setdefault("max_tokens", encoder.max_tokens)
             given.setdefault("chunk_size", min(DEFAULT_PROFILE["chunk_size"], encoder.max_tokens - 2))

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from indexflow.db import documents as docs_repo
 from indexflow.db import plans as plans_repo
 from indexflow.db import units as units_repo
-from indexflow.db.models import ChunkStatus, Document, PlanStatus, utcnow
+from indexflow.db.models import ChunkStatus, PlanStatus, utcnow
 from indexflow.db.session import transaction
 from indexflow.db.units import Claim
 from indexflow.domain.chunker import bundle_and_split
@@ -26,7 +26,6 @@ from indexflow.errors import DimensionMismatch, NotFound
 from indexflow.pipeline import machine
 from indexflow.pipeline.machine import Applied
 from indexflow.runtime import Runtime
-from indexflow.sources import basename
 from indexflow.stores.base import VectorPoint
 
 log = logging.getLogger(__name__)
@@ -52,9 +51,8 @@ def parse_version(rt: Runtime, claim: Claim) -> Applied:
             count = docs_repo.replace_components(s, version_id, parsed.components)
             docs_repo.mark_parsed(s, version, parsed.format, parsed.title, count)
             docs_repo.delete_blob(s, version_id)
-            doc = s.get(Document, version.document_id)
-            if doc is not None and parsed.title and (doc.title is None or doc.title == basename(doc.source)):
-                doc.title = parsed.title[:500]
+            if parsed.title:
+                docs_repo.adopt_title(s, version.document_id, parsed.title)
         return _parsed(rt, s, version_id, claim)
 
 

@@ -5,6 +5,7 @@ folders and URIs into sources (every extension a registered format claims); ``ba
 source's last path segment, its default display name.
 """
 
-from indexflow.sources.local import Source, basename, expand
+from indexflow.domain.ids import basename
+from indexflow.sources.local import Source, expand
 
 __all__ = ["Source", "basename", "expand"]

@@ -7,13 +7,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from indexflow.domain.ids import basename
 from indexflow.errors import InputTooLarge, NotFound
 from indexflow.parsers.registry import indexable_suffixes
-
-
-def basename(source: str) -> str:
-    """The last segment of a path or URI, trailing slashes ignored ("s3://b/docs/" → "docs")."""
-    return source.rstrip("/").rsplit("/", 1)[-1]
 
 
 @dataclass(slots=True)

@@ -112,7 +112,9 @@ class TaskRunner:
                 self.broker,
                 queues=set(queues) if queues else None,
                 worker_threads=threads,
-                worker_timeout=200,
+                # In-process the queues are in memory: a short poll makes close() (every CLI
+                # command) quick; a broker worker keeps the usual poll.
+                worker_timeout=50 if self.in_process else 200,
             )
             self._worker.start()
             interval = sweep_interval or max(1.0, min(5.0, self.rt.settings.lease_seconds / 5))

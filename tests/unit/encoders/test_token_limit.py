@@ -38,16 +38,6 @@ def test_minilm_reads_256_tokens_including_its_2_special_tokens() -> None:
     assert tokenizer.max_chunk_tokens(DEFAULT_MODEL) == 254
 
 
-def test_the_encoder_truncates_at_the_same_limit(fp32_encoder) -> None:
-    assert fp32_encoder.max_tokens == model_max_tokens(DEFAULT_MODEL) == 256
-    # tokenizer.json ships with truncation and padding at 128: both are replaced.
-    truncation = fp32_encoder._tokenizer.truncation
-    assert truncation is not None and truncation["max_length"] == 256
-    assert fp32_encoder._tokenizer.padding is None
-    loaded = tokenizer.load_tokenizer(DEFAULT_MODEL)
-    assert loaded.truncation is None and loaded.padding is None
-
-
 @pytest.mark.parametrize(
     ("files", "expected"),
     [

@@ -1,104 +1,31 @@
-"""Helpers for the lifecycle tests: small real documents, encoder call counting, DB/store peeks."""
+"""The lifecycle tests run on the shipped test doubles: an in-memory store, a lexical encoder.
+
+The database (SQLite), the tokenizer, the chunker, the state machine and the in-process worker
+are the real ones. ``tests/embedded/test_lifecycle_on_the_real_stack.py`` runs these same tests
+with all-MiniLM-L6-v2 and Qdrant Edge.
+"""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
 
-from indexflow.db.models import Chunk, ChunkPlan, DocumentVersion
-from indexflow.stores.base import SearchFilter
-from tests.texts import BEES, TRAINS  # noqa: F401
-
-
-def write_doc(path: Path, text: str, paragraphs: int = 1) -> Path:
-    """Write ``paragraphs`` numbered paragraphs of ``text`` (numbers keep chunks distinct)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n\n".join(f"Section {i + 1}. {text}" for i in range(paragraphs)) + "\n")
-    return path
-
-
-class CountingEncoder:
-    """Wraps the real encoder; counts every ``encode`` call and the texts it was given."""
-
-    def __init__(self, inner: Any, log: list[int], lock: threading.Lock) -> None:
-        self._inner = inner
-        self._log = log
-        self._lock = lock
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def encode(self, texts: Sequence[str]) -> Any:
-        with self._lock:
-            self._log.append(len(texts))
-        return self._inner.encode(texts)
+from indexflow.settings import Settings
+from tests.lifecycle_support import docs_dir, encoder_calls  # noqa: F401 (fixtures)
 
 
 @pytest.fixture
-def encoder_calls(ix, monkeypatch) -> list[int]:  # type: ignore[no-untyped-def]
-    """Every ``encode`` call made through ``ix.rt`` (worker and search alike): one entry per call."""
-    log: list[int] = []
-    lock = threading.Lock()
-    real = ix.rt.encoder
-    monkeypatch.setattr(ix.rt, "encoder", lambda profile: CountingEncoder(real(profile), log, lock))
-    return log
+def make_ix() -> Callable[[Settings], Any]:
+    """Build a facade on the doubles (each call: a fresh in-memory store and its own encoder)."""
+    from indexflow import Indexflow
+    from indexflow.testing import HashEncoder, MemoryStore
 
-
-def ingest_one(ix, path: Path, dataset: str = "docs") -> tuple[int, int]:  # type: ignore[no-untyped-def]
-    """Ingest one file and wait; returns (document id, plan id of the default profile)."""
-    report = ix.ingest([str(path)], dataset=dataset, wait=True, timeout=300)
-    [doc] = report.documents
-    assert doc.status == "EMBEDDED", doc
-    [plan] = doc.plans
-    return doc.document_id, plan.plan_id
-
-
-def collection(ix, profile: str = "default") -> str:  # type: ignore[no-untyped-def]
-    return next(p.collection for p in ix.profiles.list() if p.name == profile)
-
-
-def points(ix, plan_ids: Sequence[int] | None = None, profile: str = "default") -> int:  # type: ignore[no-untyped-def]
-    """Points in the profile's collection (of ``plan_ids`` if given), enabled or not."""
-    flt = SearchFilter(plan_ids=tuple(plan_ids), only_enabled=False) if plan_ids is not None else None
-    return int(ix.rt.store.count(collection(ix, profile), flt))
-
-
-def point_ids(ix, profile: str = "default") -> set[str]:  # type: ignore[no-untyped-def]
-    return {p.id for p in ix.rt.store.iter_points(collection(ix, profile))}
-
-
-def chunk_rows(ix, plan_id: int) -> list[Chunk]:  # type: ignore[no-untyped-def]
-    with ix.rt.sessions() as s:
-        return list(s.scalars(select(Chunk).where(Chunk.plan_id == plan_id).order_by(Chunk.seq)))
-
-
-def versions(ix, document_id: int) -> list[DocumentVersion]:  # type: ignore[no-untyped-def]
-    with ix.rt.sessions() as s:
-        return list(
-            s.scalars(
-                select(DocumentVersion)
-                .where(DocumentVersion.document_id == document_id)
-                .order_by(DocumentVersion.id)
-            )
-        )
-
-
-def row_counts(ix) -> dict[str, int]:  # type: ignore[no-untyped-def]
-    with ix.rt.sessions() as s:
-        return {
-            "plans": s.scalar(select(func.count()).select_from(ChunkPlan)) or 0,
-            "chunks": s.scalar(select(func.count()).select_from(Chunk)) or 0,
-            "versions": s.scalar(select(func.count()).select_from(DocumentVersion)) or 0,
-        }
+    return lambda settings: Indexflow(settings, store=MemoryStore(), encoder=HashEncoder())
 
 
 @pytest.fixture
-def docs_dir(tmp_path: Path) -> Iterator[Path]:
-    out = tmp_path / "docs"
-    out.mkdir()
-    yield out
+def ix(settings: Settings, make_ix: Callable[[Settings], Any]) -> Iterator[Any]:
+    with make_ix(settings) as instance:
+        yield instance

@@ -7,13 +7,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from indexflow import Indexflow
 from indexflow.db.models import Bundle, Chunk, ChunkPlan, Component, DocumentVersion
 from indexflow.errors import NotFound
 from indexflow.settings import Settings
+from tests.lifecycle_support import BEES, TRAINS, chunk_rows, ingest_one, points, write_doc
 from tests.texts import BEE_QUERY
-
-from .conftest import BEES, TRAINS, chunk_rows, ingest_one, points, write_doc
 
 
 def _two_documents(ix, docs_dir: Path) -> tuple[int, int, int, int]:  # type: ignore[no-untyped-def]
@@ -70,11 +68,11 @@ def test_deactivate_keeping_vectors_still_hides_the_document_and_reingest_brings
 
 
 def test_deactivating_a_document_while_it_embeds_leaves_no_vectors_behind(
-    tmp_path: Path, docs_dir: Path
+    make_ix, tmp_path: Path, docs_dir: Path
 ) -> None:
     # given a long document being embedded in small batches
     settings = Settings(home=tmp_path / "state", lease_seconds=60, embed_batch_size=2)
-    with Indexflow(settings) as ix:
+    with make_ix(settings) as ix:
         report = ix.ingest(
             [str(write_doc(docs_dir / "trains.txt", TRAINS, paragraphs=40))], dataset="docs", wait=False
         )

@@ -13,9 +13,8 @@ from sqlalchemy import update
 from indexflow.db.models import UnitKind, WorkUnit, utcnow
 from indexflow.tasks import execute
 from indexflow.tasks.heartbeat import WorkerState
+from tests.lifecycle_support import BEES, CountingEncoder, chunk_rows, points, write_doc
 from tests.manual_worker import ManualWorker, units
-
-from .conftest import BEES, CountingEncoder, chunk_rows, points, write_doc
 
 
 def _embed_unit(ix, docs_dir: Path) -> tuple[ManualWorker, int, int]:  # type: ignore[no-untyped-def]

@@ -10,10 +10,8 @@ from typing import Any
 import pytest
 
 import indexflow.parsers
-from indexflow import Indexflow
 from indexflow.settings import Settings
-
-from .conftest import BEES, TRAINS, chunk_rows, ingest_one, points, versions, write_doc
+from tests.lifecycle_support import BEES, TRAINS, chunk_rows, ingest_one, points, versions, write_doc
 
 
 @pytest.fixture
@@ -127,10 +125,12 @@ def test_returning_to_an_earlier_content_re_embeds_its_kept_chunks_without_parsi
     assert hits and {h.plan_id for h in hits} == {v1_plan}
 
 
-def test_searching_during_a_swap_always_sees_exactly_one_version(tmp_path: Path, docs_dir: Path) -> None:
+def test_searching_during_a_swap_always_sees_exactly_one_version(
+    make_ix, tmp_path: Path, docs_dir: Path
+) -> None:
     # given a document embedded as v1, on an index that embeds in small batches (a long swap)
     settings = Settings(home=tmp_path / "state", lease_seconds=60, embed_batch_size=2)
-    with Indexflow(settings) as ix:
+    with make_ix(settings) as ix:
         path = write_doc(docs_dir / "handbook.txt", BEES, paragraphs=8)
         doc_id, v1_plan = ingest_one(ix, path)
 
@@ -219,13 +219,15 @@ def test_a_search_that_read_the_store_before_the_swap_and_the_db_after_still_fin
 
 
 def test_a_version_superseded_before_it_finished_is_cancelled_and_never_serves(
-    tmp_path: Path, docs_dir: Path
+    make_ix, tmp_path: Path, docs_dir: Path, monkeypatch
 ) -> None:
-    # given v1 embedded
+    # given v1 embedded, on an encoder slow enough that v2 (many small batches) takes a while
     settings = Settings(home=tmp_path / "state", lease_seconds=60, embed_batch_size=2)
-    with Indexflow(settings) as ix:
+    with make_ix(settings) as ix:
         path = write_doc(docs_dir / "handbook.txt", BEES, paragraphs=2)
         doc_id, v1_plan = ingest_one(ix, path)
+        real = ix.rt.encoder
+        monkeypatch.setattr(ix.rt, "encoder", lambda profile: _Slow(real(profile), 0.05))
         # when v2 is registered and, before it can finish, v3
         write_doc(path, TRAINS, paragraphs=30)
         v2 = ix.ingest([str(path)], dataset="docs", wait=False).documents[0].plans[0].plan_id
@@ -241,3 +243,17 @@ def test_a_version_superseded_before_it_finished_is_cancelled_and_never_serves(
         assert points(ix, [v1_plan]) == 0
         hits = ix.search("volcano magma", dataset="docs", k=5, document_ids=[doc_id])
         assert hits and {h.plan_id for h in hits} == {v3}
+
+
+class _Slow:
+    """Delegates to an encoder, sleeping ``delay`` seconds per batch."""
+
+    def __init__(self, inner: Any, delay: float) -> None:
+        self._inner, self._delay = inner, delay
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def encode(self, texts: Any) -> Any:
+        time.sleep(self._delay)
+        return self._inner.encode(texts)

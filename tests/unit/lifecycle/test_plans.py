@@ -11,8 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from indexflow.db.models import ChunkPlan
 from indexflow.errors import ConflictError, NotFound
-
-from .conftest import BEES, TRAINS, chunk_rows, ingest_one, point_ids, points, write_doc
+from tests.lifecycle_support import BEES, TRAINS, chunk_rows, ingest_one, point_ids, points, write_doc
 
 
 def _wait_status(ix, plan_id: int, status: str, timeout: float = 120) -> dict:  # type: ignore[no-untyped-def,type-arg]

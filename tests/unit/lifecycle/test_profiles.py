@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from indexflow.errors import ConflictError, InvalidRequest
+from tests.lifecycle_support import BEES, TRAINS, ingest_one, points, write_doc
 from tests.texts import BEE_QUERY
-
-from .conftest import BEES, TRAINS, ingest_one, points, write_doc
 
 
 def _plans_of(ix, profile: str) -> list[dict]:  # type: ignore[no-untyped-def,type-arg]

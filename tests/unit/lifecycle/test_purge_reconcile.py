@@ -10,9 +10,7 @@ import pytest
 
 from indexflow.errors import InvalidRequest, NotFound
 from indexflow.stores.base import VectorPoint
-from tests.texts import BEE_QUERY
-
-from .conftest import (
+from tests.lifecycle_support import (
     BEES,
     TRAINS,
     chunk_rows,
@@ -23,6 +21,7 @@ from .conftest import (
     row_counts,
     write_doc,
 )
+from tests.texts import BEE_QUERY
 
 
 def _corpus(ix, docs_dir: Path) -> dict[str, int]:  # type: ignore[no-untyped-def]

@@ -1,4 +1,9 @@
-"""Shared, module-loaded encoders: loading weights once keeps the suite fast."""
+"""The embedded tier: the real model (all-MiniLM-L6-v2), Qdrant Edge, SQLite, in-process worker.
+
+The root ``ix`` fixture is the real stack; the lifecycle fixtures are shared with the unit
+tier, which runs the same flows on the shipped test doubles. Encoders are loaded once per
+session: loading weights once keeps the tier fast.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import pytest
 
 from indexflow.encoders.hf import HFEncoder
 from indexflow.encoders.models import DEFAULT_MODEL, resolve_model_dir
+from tests.lifecycle_support import docs_dir, encoder_calls  # noqa: F401 (fixtures)
 
 # Real sentences of every shape the pipeline sends: short, long (> 256 tokens, truncated),
 # multilingual, code, punctuation, empty and blank.

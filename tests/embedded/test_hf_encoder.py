@@ -8,10 +8,13 @@ import threading
 import numpy as np
 import pytest
 
+from indexflow.encoders import tokenizer
 from indexflow.encoders.base import Encoder
+from indexflow.encoders.factory import clear_encoder_cache, get_encoder
 from indexflow.encoders.hf import HFEncoder, cpu_has_fast_bf16, resolve_precision
+from indexflow.encoders.models import DEFAULT_MODEL, model_max_tokens
 from indexflow.errors import ConfigurationError, EncoderError
-from tests.unit.encoders.conftest import LONG, SENTENCES
+from tests.embedded.conftest import LONG, SENTENCES
 
 
 def row_cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -139,3 +142,23 @@ def test_given_an_unknown_model_then_configuration_error(tmp_path):
 def test_given_invalid_settings_then_configuration_error(kwargs):
     with pytest.raises(ConfigurationError):
         HFEncoder(**{"device": "cpu", **kwargs})
+
+
+def test_given_the_same_settings_then_the_same_instance_is_returned():
+    clear_encoder_cache()
+    try:
+        first = get_encoder("sentence-transformers/all-MiniLM-L6-v2", device="cpu")
+        assert get_encoder("sentence-transformers/all-MiniLM-L6-v2", device="cpu") is first
+        assert first.dimension == 384
+    finally:
+        clear_encoder_cache()
+
+
+def test_the_encoder_truncates_at_the_same_limit(fp32_encoder) -> None:
+    assert fp32_encoder.max_tokens == model_max_tokens(DEFAULT_MODEL) == 256
+    # tokenizer.json ships with truncation and padding at 128: both are replaced.
+    truncation = fp32_encoder._tokenizer.truncation
+    assert truncation is not None and truncation["max_length"] == 256
+    assert fp32_encoder._tokenizer.padding is None
+    loaded = tokenizer.load_tokenizer(DEFAULT_MODEL)
+    assert loaded.truncation is None and loaded.padding is None
