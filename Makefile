@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-12)
 WHEELS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 DEMO_HOME ?= .indexflow-demo
 
-.PHONY: install demo test test-unit test-integration lint bench services pgvector clean
+.PHONY: install demo test test-unit test-embedded test-integration test-e2e test-faults lint bench services pgvector clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,14 +37,29 @@ pgvector:
 test: install services pgvector
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy src
+	$(VENV)/bin/mypy tests
 	$(PY) -m pytest -q -p no:cacheprovider
 
+# The tiers, one by one (each installs what it needs).
 test-unit: install
-	$(PY) -m pytest -q tests/unit
+	$(PY) -m pytest -q -p no:cacheprovider tests/unit
+
+test-embedded: install
+	$(PY) -m pytest -q -p no:cacheprovider tests/embedded
+
+test-integration: install services pgvector
+	$(PY) -m pytest -q -p no:cacheprovider tests/contract tests/integration
+
+test-e2e: install services pgvector
+	$(PY) -m pytest -q -p no:cacheprovider tests/e2e
+
+test-faults: install pgvector
+	$(PY) -m pytest -q -p no:cacheprovider tests/faults
 
 lint: install
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy src
+	$(VENV)/bin/mypy tests
 
 bench: install
 	$(PY) bench/chunking.py

@@ -143,6 +143,11 @@ def test_deactivate_disable_a_chunk_and_delete_over_http(client: TestClient) -> 
     chunk_id = top["chunk"]["id"]
     assert client.post(f"/v1/chunks/{chunk_id}/disable").json() == {"chunk_id": chunk_id, "enabled": False}
     assert chunk_id not in {h["chunk"]["id"] for h in _search(client, BEE_QUERY, k=20)}
+    # and the plan's chunk listing shows it disabled, the others enabled, in order
+    listing = client.get(f"/v1/plans/{top['plan_id']}/chunks").json()["chunks"]
+    assert [c["seq"] for c in listing] == sorted(c["seq"] for c in listing) and len(listing) >= 2
+    assert {c["chunk_id"]: c["enabled"] for c in listing}[chunk_id] is False
+    assert all(c["enabled"] for c in listing if c["chunk_id"] != chunk_id)
     client.post(f"/v1/chunks/{chunk_id}/enable")
     back = _search(client, BEE_QUERY)[0]
     assert back["chunk"]["id"] == chunk_id and back["score"] == pytest.approx(top["score"], abs=1e-6)
@@ -214,8 +219,8 @@ def test_bad_input_is_a_json_error_with_a_stable_code_never_a_500(client: TestCl
         (client.get("/v1/plans/424242"), 404, "not_found"),
         (client.post("/v1/plans/424242/rerun"), 404, "not_found"),
         (client.post("/v1/plans/424242/activate"), 404, "not_found"),
-        (client.post("/v1/plans/1/activate", params={"force": "maybe"}), 422, "invalid_request"),
         (client.post("/v1/chunks/424242/disable"), 404, "not_found"),
+        (client.get("/v1/plans/424242/chunks"), 404, "not_found"),
         (client.post("/v1/profiles", json={"name": "big", "chunk_size": 400}), 422, "invalid_request"),
         (client.post("/v1/profiles", json={"name": "has space"}), 422, "invalid_request"),
         (client.post("/v1/profiles", json={"name": "d", "distance": "manhattan"}), 422, "invalid_request"),
