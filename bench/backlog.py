@@ -27,7 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.texts import BEES, TRAINS  # noqa: E402
+from tests.texts import BEES, TRAINS
 
 
 class _Slow:

@@ -23,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from corpus import build  # noqa: E402
+from corpus import build
 
 
 class _Counting:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from corpus import build  # noqa: E402
+from corpus import build
 
 
 def run_once(

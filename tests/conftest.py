@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from indexflow.service import Indexflow
+    from indexflow.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "docs"
 SAMPLES = Path(__file__).parent.parent / "samples"
@@ -36,14 +41,14 @@ def home(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(home: Path):  # type: ignore[no-untyped-def]
+def settings(home: Path) -> Settings:
     from indexflow.settings import Settings
 
     return Settings(home=home, lease_seconds=60, embed_batch_size=32)
 
 
 @pytest.fixture
-def make_ix():  # type: ignore[no-untyped-def]
+def make_ix() -> Callable[[Settings], Indexflow]:
     """Build a facade on the real stack (the unit lifecycle tier overrides it with the doubles)."""
     from indexflow import Indexflow
 
@@ -51,7 +56,7 @@ def make_ix():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def ix(settings, make_ix) -> Iterator[object]:  # type: ignore[no-untyped-def]
+def ix(settings: Settings, make_ix: Callable[[Settings], Indexflow]) -> Iterator[Indexflow]:
     with make_ix(settings) as instance:
         yield instance
 

@@ -6,14 +6,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy import func, select
 
 from indexflow.db.models import Chunk, ChunkPlan, DocumentVersion
 from indexflow.stores.base import SearchFilter
-from tests.texts import BEES, TRAINS  # noqa: F401
+from tests.texts import BEES as BEES  # re-exported for the lifecycle tests
+from tests.texts import TRAINS as TRAINS  # re-exported for the lifecycle tests
+
+if TYPE_CHECKING:
+    from indexflow.service import Indexflow
 
 
 def write_doc(path: Path, text: str, paragraphs: int = 1) -> Path:
@@ -41,7 +45,7 @@ class CountingEncoder:
 
 
 @pytest.fixture
-def encoder_calls(ix, monkeypatch) -> list[int]:  # type: ignore[no-untyped-def]
+def encoder_calls(ix: Indexflow, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Every ``encode`` call made through ``ix.rt`` (worker and search alike): one entry per call."""
     log: list[int] = []
     lock = threading.Lock()
@@ -50,35 +54,36 @@ def encoder_calls(ix, monkeypatch) -> list[int]:  # type: ignore[no-untyped-def]
     return log
 
 
-def ingest_one(ix, path: Path, dataset: str = "docs") -> tuple[int, int]:  # type: ignore[no-untyped-def]
+def ingest_one(ix: Indexflow, path: Path, dataset: str = "docs") -> tuple[int, int]:
     """Ingest one file and wait; returns (document id, plan id of the default profile)."""
     report = ix.ingest([str(path)], dataset=dataset, wait=True, timeout=300)
     [doc] = report.documents
     assert doc.status == "EMBEDDED", doc
+    assert doc.document_id is not None, doc
     [plan] = doc.plans
     return doc.document_id, plan.plan_id
 
 
-def collection(ix, profile: str = "default") -> str:  # type: ignore[no-untyped-def]
+def collection(ix: Indexflow, profile: str = "default") -> str:
     return next(p.collection for p in ix.profiles.list() if p.name == profile)
 
 
-def points(ix, plan_ids: Sequence[int] | None = None, profile: str = "default") -> int:  # type: ignore[no-untyped-def]
+def points(ix: Indexflow, plan_ids: Sequence[int] | None = None, profile: str = "default") -> int:
     """Points in the profile's collection (of ``plan_ids`` if given), enabled or not."""
     flt = SearchFilter(plan_ids=tuple(plan_ids), only_enabled=False) if plan_ids is not None else None
     return int(ix.rt.store.count(collection(ix, profile), flt))
 
 
-def point_ids(ix, profile: str = "default") -> set[str]:  # type: ignore[no-untyped-def]
+def point_ids(ix: Indexflow, profile: str = "default") -> set[str]:
     return {p.id for p in ix.rt.store.iter_points(collection(ix, profile))}
 
 
-def chunk_rows(ix, plan_id: int) -> list[Chunk]:  # type: ignore[no-untyped-def]
+def chunk_rows(ix: Indexflow, plan_id: int) -> list[Chunk]:
     with ix.rt.sessions() as s:
         return list(s.scalars(select(Chunk).where(Chunk.plan_id == plan_id).order_by(Chunk.seq)))
 
 
-def versions(ix, document_id: int) -> list[DocumentVersion]:  # type: ignore[no-untyped-def]
+def versions(ix: Indexflow, document_id: int) -> list[DocumentVersion]:
     with ix.rt.sessions() as s:
         return list(
             s.scalars(
@@ -89,7 +94,7 @@ def versions(ix, document_id: int) -> list[DocumentVersion]:  # type: ignore[no-
         )
 
 
-def row_counts(ix) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def row_counts(ix: Indexflow) -> dict[str, int]:
     with ix.rt.sessions() as s:
         return {
             "plans": s.scalar(select(func.count()).select_from(ChunkPlan)) or 0,

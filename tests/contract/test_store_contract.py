@@ -290,7 +290,7 @@ class StoreContract:
             def run() -> None:
                 try:
                     fn()
-                except BaseException as exc:  # surfaced by the assert below
+                except BaseException as exc:  # noqa: BLE001 - collected, surfaced by the assert below
                     errors.append(exc)
 
             return run
@@ -475,14 +475,15 @@ class TestPgVector(StoreContract):
         try:
             from indexflow.stores.base import TransactionalStore
 
-            assert isinstance(store, TransactionalStore)  # the port the pipeline uses
+            port = store  # narrowed to the port below; ``store`` keeps the whole VectorStore
+            assert isinstance(port, TransactionalStore)  # the port the pipeline uses
             with Session(engine) as session:  # rolled back: neither the vectors nor the row stay
-                store.upsert_in(session, name, [point(1)])
+                port.upsert_in(session, name, [point(1)])
                 session.execute(text("SELECT 1"))
                 session.rollback()
             assert store.count(name) == 0
             with Session(engine) as session, session.begin():
-                store.upsert_in(session, name, [point(2)])
+                port.upsert_in(session, name, [point(2)])
                 assert store.count(name) == 0
             assert store.count(name) == 1
         finally:

@@ -6,28 +6,32 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from fastapi.testclient import TestClient
+
+if TYPE_CHECKING:
+    from indexflow.settings import Settings
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def client(settings) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+def client(settings: Settings) -> Iterator[TestClient]:
     from indexflow.api.app import create_app
 
     with TestClient(create_app(settings)) as c:
         yield c
 
 
-def _wait_embedded(client: TestClient, document_id: int, timeout: float = 300) -> dict:  # type: ignore[type-arg]
+def _wait_embedded(client: TestClient, document_id: int, timeout: float = 300) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         doc = client.get(f"/v1/documents/{document_id}").json()
         statuses = {p["status"] for p in doc["plans"]}
         if statuses and statuses <= {"EMBEDDED", "FAILED"}:
-            return doc  # type: ignore[no-any-return]
+            return doc
         time.sleep(0.2)
     raise AssertionError(f"document {document_id} did not finish: {doc}")
 
@@ -118,7 +122,8 @@ def test_the_events_feed_delivers_every_plan_when_hundreds_change_within_the_sam
                 update(ChunkPlan).values(updated_at=instant).execution_options(synchronize_session=False)
             )
         # when the feed is followed from before that instant
-        cursor, seen, polls = (datetime(2026, 12, 1, tzinfo=UTC), 0), set(), 0
+        cursor, polls = (datetime(2026, 12, 1, tzinfo=UTC), 0), 0
+        seen: set[int] = set()
         while len(seen) < 1200 and polls < 20:
             page = ix.plans.changed_after(cursor)
             cursor = page.cursor

@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.texts import BEE_QUERY, BEES, TRAINS  # noqa: F401
+from tests.texts import BEE_QUERY, BEES, TRAINS
+
+if TYPE_CHECKING:
+    from indexflow.settings import Settings
 
 pytestmark = pytest.mark.e2e
 
@@ -21,7 +24,7 @@ def _text(body: str, paragraphs: int) -> bytes:
 
 
 @pytest.fixture
-def client(settings) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+def client(settings: Settings) -> Iterator[TestClient]:
     from indexflow.api.app import create_app
 
     # Server errors come back as responses (not raised) so a 500 is seen as a status code.
@@ -32,7 +35,7 @@ def client(settings) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
 def _upload(client: TestClient, name: str, data: bytes, dataset: str = "docs") -> dict[str, Any]:
     resp = client.post(f"/v1/datasets/{dataset}/documents", files={"file": (name, data, "text/plain")})
     assert resp.status_code == 202, resp.text
-    return resp.json()  # type: ignore[no-any-return]
+    return resp.json()
 
 
 def _wait_plan(client: TestClient, plan_id: int, timeout: float = 300) -> dict[str, Any]:
@@ -40,7 +43,7 @@ def _wait_plan(client: TestClient, plan_id: int, timeout: float = 300) -> dict[s
     while time.monotonic() < deadline:
         plan = client.get(f"/v1/plans/{plan_id}").json()
         if plan["status"] in ("EMBEDDED", "FAILED"):
-            return plan  # type: ignore[no-any-return]
+            return plan
         time.sleep(0.1)
     raise AssertionError(f"plan {plan_id} did not finish: {plan}")
 
@@ -48,7 +51,7 @@ def _wait_plan(client: TestClient, plan_id: int, timeout: float = 300) -> dict[s
 def _search(client: TestClient, query: str, **body: Any) -> list[dict[str, Any]]:
     resp = client.post("/v1/search", json={"query": query, "dataset": "docs", "k": 5} | body)
     assert resp.status_code == 200, resp.text
-    return resp.json()["hits"]  # type: ignore[no-any-return]
+    return resp.json()["hits"]
 
 
 def _assert_error(resp: Any, status: int, code: str, *words: str) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.texts import BEE_QUERY, BEES, TRAINS  # noqa: F401
+from tests.texts import BEE_QUERY, BEES, TRAINS
 
 pytestmark = pytest.mark.e2e
 

@@ -3,29 +3,37 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
 from indexflow.db.models import Bundle, Chunk, ChunkPlan, ChunkStatus, Component, PlanStatus
 from indexflow.stores.base import SearchFilter
 
+if TYPE_CHECKING:
+    from indexflow.service import Indexflow
 
-def _counts(ix) -> dict[str, int]:  # type: ignore[no-untyped-def]
+
+def _counts(ix: Indexflow) -> dict[str, int]:
     with ix.rt.sessions() as s:
         return {
-            "components": s.scalar(select(func.count()).select_from(Component)),
-            "bundles": s.scalar(select(func.count()).select_from(Bundle)),
-            "chunks": s.scalar(select(func.count()).select_from(Chunk)),
+            "components": s.scalar(select(func.count()).select_from(Component)) or 0,
+            "bundles": s.scalar(select(func.count()).select_from(Bundle)) or 0,
+            "chunks": s.scalar(select(func.count()).select_from(Chunk)) or 0,
             "embedded": s.scalar(
                 select(func.count()).select_from(Chunk).where(Chunk.status == ChunkStatus.EMBEDDED)
-            ),
+            )
+            or 0,
         }
 
 
-def _points(ix, plan_ids=None) -> int:  # type: ignore[no-untyped-def]
+def _points(ix: Indexflow, plan_ids: Sequence[int] | None = None) -> int:
     with ix.rt.sessions() as s:
-        profile = s.scalars(select(ChunkPlan)).first().profile
+        plan = s.scalars(select(ChunkPlan)).first()
+        assert plan is not None
+        profile = plan.profile
     filters = SearchFilter(plan_ids=tuple(plan_ids), only_enabled=False) if plan_ids else None
     return ix.rt.store.count(profile.collection, filters)
 

@@ -114,7 +114,7 @@ def test_given_two_threads_then_both_get_the_serial_results(bf16_encoder):
     def work(slot: int) -> None:
         try:
             results[slot] = bf16_encoder.encode(SENTENCES)
-        except BaseException as exc:  # surfaced below; a thread's exception is otherwise lost
+        except BaseException as exc:  # noqa: BLE001 - surfaced below; a thread's exception is otherwise lost
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(slot,)) for slot in range(2)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import select, update
@@ -16,10 +17,16 @@ from indexflow.pipeline.register import register_source
 from indexflow.tasks.sweeper import sweep
 from tests.manual_worker import ManualWorker, units
 
+if TYPE_CHECKING:
+    from indexflow.service import Indexflow
+    from indexflow.settings import Settings
 
-def _plan(ix, plan_id: int) -> ChunkPlan:  # type: ignore[no-untyped-def]
+
+def _plan(ix: Indexflow, plan_id: int) -> ChunkPlan:
     with ix.rt.sessions() as s:
-        return s.get(ChunkPlan, plan_id)
+        plan = s.get(ChunkPlan, plan_id)
+        assert plan is not None, plan_id
+        return plan
 
 
 def test_work_committed_but_never_sent_is_sent_by_the_relay(ix, corpus: Path) -> None:
@@ -61,7 +68,7 @@ def test_an_expired_claim_is_taken_over_and_a_live_one_is_left_alone(settings, c
         _expired_and_live_claims(ix, corpus)
 
 
-def _expired_and_live_claims(ix, corpus: Path) -> None:  # type: ignore[no-untyped-def]
+def _expired_and_live_claims(ix: Indexflow, corpus: Path) -> None:
     # given a plan whose embed units were claimed by two workers: one alive, one dead
     manual = ManualWorker(ix)
     ix.ingest([str(corpus / "git_guide.md")], dataset="d", wait=False)
@@ -89,7 +96,8 @@ def _expired_and_live_claims(ix, corpus: Path) -> None:  # type: ignore[no-untyp
     # and a duplicate message for the live unit does not run it a second time
     manual.run(embeds[0])
     with ix.rt.sessions() as s:
-        assert s.get(WorkUnit, embeds[0]).executions == 1
+        live = s.get(WorkUnit, embeds[0])
+        assert live is not None and live.executions == 1
 
 
 def test_the_embedded_default_resumes_at_once_what_a_dead_process_left(settings, corpus: Path) -> None:
@@ -120,17 +128,17 @@ def test_the_embedded_default_resumes_at_once_what_a_dead_process_left(settings,
 class FlakyStore:
     """The real store, whose upserts fail ``failures`` times first (a store restart)."""
 
-    def __init__(self, inner, failures: int, error: Exception | None = None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, inner, failures: int, error: Exception | None = None) -> None:
         self.inner, self.failures, self.calls = inner, failures, 0
         self.error = error or StoreUnavailable("connection refused (test)")
 
-    def upsert(self, collection, points, **kw):  # type: ignore[no-untyped-def]
+    def upsert(self, collection, points, **kw):
         self.calls += 1
         if self.calls <= self.failures:
             raise self.error
         return self.inner.upsert(collection, points, **kw)
 
-    def __getattr__(self, name):  # type: ignore[no-untyped-def]
+    def __getattr__(self, name):
         return getattr(self.inner, name)
 
 
@@ -158,7 +166,7 @@ def test_a_store_outage_never_fails_the_plan_status_says_why_and_it_finishes_whe
 
 
 @pytest.fixture
-def few_retries(settings):  # type: ignore[no-untyped-def]
+def few_retries(settings: Settings) -> Settings:
     return settings.model_copy(update={"max_embed_retries": 1, "retry_max_backoff_seconds": 1.0})
 
 
@@ -172,6 +180,7 @@ def test_an_unknown_error_is_retried_a_bounded_number_of_times_then_fails_with_t
         report = ix.ingest([str(corpus / "composting.txt")], dataset="d", wait=True, timeout=300)
         [doc] = report.documents
         assert doc.status == "FAILED"
+        assert doc.error is not None
         assert "gave up after 1 retries" in doc.error and "disk on fire" in doc.error
         assert units(ix) == []
 
@@ -186,7 +195,7 @@ def test_a_permanent_error_fails_the_plan_at_once_without_retrying(ix, corpus: P
     calls = []
     real = ix.rt.encoder
 
-    def counting(profile):  # type: ignore[no-untyped-def]
+    def counting(profile):
         calls.append(profile.id)
         return real(profile)
 

@@ -23,6 +23,7 @@ PostgreSQL cluster (state and pgvector store in one database) and a private Redi
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import signal
 import subprocess
@@ -247,9 +248,7 @@ def assert_invariants(
                 )
             if state == "EMBEDDED":
                 for p in current:
-                    if not (
-                        p.is_active and p.chunk_count > 0 and p.embedded_count == p.chunk_count
-                    ):
+                    if not (p.is_active and p.chunk_count > 0 and p.embedded_count == p.chunk_count):
                         problems.append(f"{doc.source}: EMBEDDED plan not serving all its chunks: {p}")
             if state in ("FAILED", "INACTIVE"):
                 errors = [p.last_error for p in current if p.status == "FAILED"]
@@ -384,7 +383,7 @@ class StatusRecorder(threading.Thread):
         bad = {}
         with self._lock:
             for pid, seq in self.history.items():
-                for before, after in zip(seq, seq[1:], strict=False):
+                for before, after in itertools.pairwise(seq):
                     if before == "FAILED" or (
                         after != "FAILED" and STATUS_ORDER[after] < STATUS_ORDER[before]
                     ):
@@ -567,7 +566,9 @@ def settings_for(env: Mapping[str, str]) -> Any:
     """The facade's Settings for the same deployment as the workers' ``env``."""
     from indexflow.settings import Settings
 
-    return Settings(**{field: env[var] for var, field in _ENV_FIELDS.items() if var in env})
+    # Raw environment strings: Settings validates and converts them, as it does the real env.
+    values: dict[str, Any] = {field: env[var] for var, field in _ENV_FIELDS.items() if var in env}
+    return Settings(**values)
 
 
 class WorkerProc:

@@ -366,7 +366,7 @@ class _Service:
     def close(self) -> None:
         self.stop()
 
-    def __enter__(self):  # type: ignore[no-untyped-def]
+    def __enter__(self):
         try:
             self.start()
         except BaseException:

@@ -28,13 +28,13 @@ MIN_BACKLOG = 40 * LEASE
 
 
 class SlowEncoder:
-    def __init__(self, inner) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, inner) -> None:
         self._inner = inner
 
-    def __getattr__(self, name):  # type: ignore[no-untyped-def]
+    def __getattr__(self, name):
         return getattr(self._inner, name)
 
-    def encode(self, texts):  # type: ignore[no-untyped-def]
+    def encode(self, texts):
         time.sleep(BATCH_DELAY)
         return self._inner.encode(texts)
 

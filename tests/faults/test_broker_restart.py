@@ -13,6 +13,7 @@ private cluster, and a private broker of the test's own that is restarted on the
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -32,13 +33,16 @@ from tests.faults.conftest import (
 )
 from tests.faults.services import RabbitNode, RedisServer, ServiceError
 
+if TYPE_CHECKING:
+    from indexflow.service import Indexflow
 
-def _waiting_in_broker(ix) -> int:  # type: ignore[no-untyped-def]
+
+def _waiting_in_broker(ix: Indexflow) -> int:
     """Units sent to the broker that no worker has claimed yet."""
     return sum(1 for u in unit_rows(ix) if u["sent_at"] is not None and not u["claimed_by"])
 
 
-def _ingest_through_a_restart(ix, workers: Fleet, server, docs: list[Path], *, downtime: float):  # type: ignore[no-untyped-def]
+def _ingest_through_a_restart(ix: Indexflow, workers: Fleet, server, docs: list[Path], *, downtime: float):
     with record_statuses(ix) as rec:
         report = ix.ingest([str(p) for p in docs], dataset="d", wait=False)
         plans = plan_ids_of(report)

@@ -31,13 +31,13 @@ BATCH_DELAY = 0.4
 
 
 class SlowEncoder:
-    def __init__(self, inner, calls: list[float]) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, inner, calls: list[float]) -> None:
         self._inner, self._calls = inner, calls
 
-    def __getattr__(self, name):  # type: ignore[no-untyped-def]
+    def __getattr__(self, name):
         return getattr(self._inner, name)
 
-    def encode(self, texts):  # type: ignore[no-untyped-def]
+    def encode(self, texts):
         self._calls.append(time.monotonic())
         time.sleep(BATCH_DELAY)
         return self._inner.encode(texts)

@@ -32,7 +32,7 @@ def _patch_parse(monkeypatch: pytest.MonkeyPatch, calls: dict[str, int]) -> None
 
     real = indexflow.parsers.parse
 
-    def parse(data, filename=None, **kw):  # type: ignore[no-untyped-def]
+    def parse(data, filename=None, **kw):
         name = Path(filename or "").name
         calls[name] = calls.get(name, 0) + 1
         if name.startswith(("slow", "hang")):

@@ -83,7 +83,7 @@ def test_every_message_delivered_twice_runs_each_unit_once(make_ix, stage_runs, 
     real_send = outbox._send
     sent: list[int] = []
 
-    def twice(kind, unit_id):  # type: ignore[no-untyped-def]
+    def twice(kind, unit_id):
         sent.append(unit_id)
         real_send(kind, unit_id)
         real_send(kind, unit_id)

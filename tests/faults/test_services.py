@@ -81,7 +81,7 @@ def _gone(pids: list[int]) -> list[int]:
     return [pid for pid in pids if pid_exists(pid)]
 
 
-def _retry(fn, attempts: int = 20, delay: float = 0.1):  # type: ignore[no-untyped-def]
+def _retry(fn, attempts: int = 20, delay: float = 0.1):
     for i in range(attempts):
         try:
             return fn()
@@ -115,6 +115,7 @@ def test_redis_roundtrip_restart_kill(tmp_path: Path) -> None:
             assert client.get("k") == b"v"
 
             old_pid = server.pid
+            assert old_pid is not None
             server.restart(downtime=0.2)
             assert server.url == url and server.pid != old_pid
             assert not pid_exists(old_pid)
@@ -135,6 +136,7 @@ def test_redis_roundtrip_restart_kill(tmp_path: Path) -> None:
         finally:
             client.close()
         last = server.pid
+        assert last is not None
     assert not pid_exists(last)
     server.stop()  # idempotent
 
@@ -168,6 +170,7 @@ def test_postgres_restart_same_url(pg: PostgresCluster) -> None:
         conn.execute("CREATE TABLE restart_t (v int)")
         conn.execute("INSERT INTO restart_t VALUES (1)")
     old = pg.pid
+    assert old is not None
     conn = psycopg.connect(pg.conninfo(), autocommit=True)
     try:
         pg.restart(downtime=0.2)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from indexflow.errors import StoreUnavailable
+from indexflow.views import PlanView
 from tests.faults.conftest import (
     assert_invariants,
     plan_ids_of,
@@ -30,7 +31,7 @@ OUTAGE = 120.0
 class StoreOutage:
     """The real store; its upserts are refused from the first one until ``duration`` has passed."""
 
-    def __init__(self, inner, duration: float) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, inner, duration: float) -> None:
         self.inner, self.duration = inner, duration
         self.started: float | None = None
         self.refused = 0
@@ -40,7 +41,7 @@ class StoreOutage:
     def down(self) -> bool:
         return self.started is None or time.monotonic() < self.started + self.duration
 
-    def upsert(self, collection, points, **kw):  # type: ignore[no-untyped-def]
+    def upsert(self, collection, points, **kw):
         with self._lock:
             if self.started is None:
                 self.started = time.monotonic()
@@ -49,7 +50,7 @@ class StoreOutage:
                 raise StoreUnavailable("connection refused (test outage)")
         return self.inner.upsert(collection, points, **kw)
 
-    def __getattr__(self, name):  # type: ignore[no-untyped-def]
+    def __getattr__(self, name):
         return getattr(self.inner, name)
 
 
@@ -61,7 +62,7 @@ def test_a_store_outage_fails_no_plan_and_every_plan_finishes_when_it_is_back(
     outage = StoreOutage(ix.rt.store, OUTAGE)
     ix.rt._store = outage
     docs = write_docs(tmp_path / "docs", 3, paragraphs=8)
-    views: list[dict] = []
+    views: list[PlanView] = []
     with record_statuses(ix) as rec:
         report = ix.ingest([str(p) for p in docs], dataset="d", wait=False)
         plans = plan_ids_of(report)

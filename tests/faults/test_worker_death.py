@@ -17,6 +17,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -36,13 +37,16 @@ from tests.faults.conftest import (
     write_docs,
 )
 
+if TYPE_CHECKING:
+    from indexflow.service import Indexflow
+
 LEASE = 5
 
 
-def _victim_mid_batch(ix, workers: Fleet):  # type: ignore[no-untyped-def]
+def _victim_mid_batch(ix: Indexflow, workers: Fleet):
     """Wait until the model is warm (chunks are being embedded) and a worker holds an embed unit."""
 
-    def holder():  # type: ignore[no-untyped-def]
+    def holder():
         rows = plan_rows(ix)
         if rows and all(st in ("EMBEDDED", "FAILED") for st, _, _ in rows.values()):
             pytest.fail("every plan finished before a worker could be caught mid-batch", pytrace=False)
@@ -57,7 +61,7 @@ def _victim_mid_batch(ix, workers: Fleet):  # type: ignore[no-untyped-def]
     return wait_for(holder, timeout=120, interval=0.05, what="a worker mid-batch", diag=workers.logs)
 
 
-def _stuck_transactions(cluster, db_url: str) -> int:  # type: ignore[no-untyped-def]
+def _stuck_transactions(cluster, db_url: str) -> int:
     """Sessions of the test's database idle inside a transaction for a while (a frozen client)."""
     import psycopg
 
@@ -69,7 +73,7 @@ def _stuck_transactions(cluster, db_url: str) -> int:  # type: ignore[no-untyped
     return int(row[0]) if row else 0
 
 
-def _freeze_outside_a_transaction(ix, workers: Fleet, cluster, db_url: str):  # type: ignore[no-untyped-def]
+def _freeze_outside_a_transaction(ix: Indexflow, workers: Fleet, cluster, db_url: str):
     """SIGSTOP a worker that holds a batch, at a moment it holds no open transaction.
 
     A worker frozen inside a transaction keeps its row locks until PostgreSQL ends the session
@@ -151,6 +155,7 @@ def test_a_worker_frozen_past_its_lease_is_replaced_and_changes_nothing_when_it_
             def settled() -> bool:
                 for w in ix.maintenance.workers():
                     if w.pid == victim.pid and not w.running_units:
+                        assert w.last_beat is not None, w
                         return datetime.fromisoformat(w.last_beat) > woke
                 return False
 
@@ -164,13 +169,13 @@ def test_a_worker_frozen_past_its_lease_is_replaced_and_changes_nothing_when_it_
 class _GatedEncoder:
     """The real encoder; in the thread named ``frozen`` it blocks until ``gate`` is set."""
 
-    def __init__(self, inner, gate: threading.Event) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, inner, gate: threading.Event) -> None:
         self._inner, self._gate = inner, gate
 
-    def __getattr__(self, name):  # type: ignore[no-untyped-def]
+    def __getattr__(self, name):
         return getattr(self._inner, name)
 
-    def encode(self, texts):  # type: ignore[no-untyped-def]
+    def encode(self, texts):
         if threading.current_thread().name == "frozen":
             assert self._gate.wait(120), "the frozen worker was never woken"
         return self._inner.encode(texts)
@@ -198,7 +203,7 @@ def test_a_frozen_in_process_worker_that_wakes_after_its_batch_was_redone_keeps_
     outbox = ix.tasks.outbox
     real_send = outbox._send
 
-    def send(kind, unit_id):  # type: ignore[no-untyped-def]
+    def send(kind, unit_id):
         if kind == UnitKind.EMBED and not frozen:
             t = threading.Thread(
                 target=run_unit, args=(ix.rt, unit_id, frozen_state, outbox), name="frozen", daemon=True

@@ -51,7 +51,8 @@ class Workers:
     """`indexflow worker` as separate OS processes, stopped with SIGTERM at the end."""
 
     def __init__(self, env: dict[str, str], log_dir: Path) -> None:
-        self.env, self.log_dir, self.procs = env, log_dir, []  # type: ignore[var-annotated]
+        self.env, self.log_dir = env, log_dir
+        self.procs: list[subprocess.Popen[bytes]] = []
 
     def start(self, processes: int = 1, threads: int = 2) -> None:
         log = open(self.log_dir / f"worker-{len(self.procs)}.log", "w")  # noqa: SIM115

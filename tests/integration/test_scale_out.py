@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import AMQP_URL, REDIS_URL, require_port
+
+if TYPE_CHECKING:
+    from indexflow.service import Indexflow
+    from indexflow.settings import Settings, StoreKind
 
 pytestmark = pytest.mark.integration
 
@@ -30,13 +35,13 @@ def _env(db_url: str, broker: str, store: str, home: Path, **extra: str) -> dict
     } | extra
 
 
-def _settings(env: dict[str, str]):  # type: ignore[no-untyped-def]
+def _settings(env: dict[str, str]) -> Settings:
     from indexflow.settings import Settings
 
     return Settings(
         database_url=env["INDEXFLOW_DATABASE_URL"],
         broker_url=env["INDEXFLOW_BROKER_URL"],
-        vector_store=env["INDEXFLOW_VECTOR_STORE"],
+        vector_store=cast("StoreKind", env["INDEXFLOW_VECTOR_STORE"]),  # validated by Settings
         home=Path(env["INDEXFLOW_HOME"]),
         plan_queue=env["INDEXING_PLAN_QUEUE"],
         embed_queue=env["INDEXING_EMBED_QUEUE"],
@@ -46,7 +51,7 @@ def _settings(env: dict[str, str]):  # type: ignore[no-untyped-def]
     )
 
 
-def _chunks_and_plans(ix):  # type: ignore[no-untyped-def]
+def _chunks_and_plans(ix: Indexflow):
     from indexflow.db.models import Chunk, ChunkPlan
 
     with ix.rt.sessions() as s:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -53,6 +54,6 @@ def test_pgvector_accepts_sqlalchemy_urls_without_connecting():
         ("pgvector", {"database_url": "sqlite:///x.db"}),
     ],
 )
-def test_unusable_settings_raise_configuration_error(kind: str, kwargs: dict[str, str]):
+def test_unusable_settings_raise_configuration_error(kind: str, kwargs: dict[str, Any]):
     with pytest.raises(ConfigurationError):
-        make_store(kind, **kwargs)  # type: ignore[arg-type]
+        make_store(kind, **kwargs)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy import CursorResult, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from indexflow.db.models import ChunkPlan, PlanStatus, UnitKind, WorkerBeat, WorkUnit, as_utc, utcnow
@@ -189,7 +189,7 @@ def finish(s: Session, c: Claim) -> None:
             voided (roll back: this run's writes must not land).
     """
     result = s.execute(delete(WorkUnit).where(WorkUnit.id == c.unit_id, WorkUnit.claim_token == c.token))
-    if result.rowcount == 0:  # type: ignore[attr-defined]
+    if _rowcount(result) == 0:
         # Taken over (and maybe finished) by another worker, or voided by a rerun or a purge.
         raise ClaimLost(f"unit {c.unit_id}: this worker's claim expired or the unit was voided")
 
@@ -216,7 +216,7 @@ def retry_later(s: Session, c: Claim, *, delay: timedelta, error: str) -> dateti
             error_since=func.coalesce(WorkUnit.error_since, now),
         )
     )
-    return next_try if result.rowcount else None  # type: ignore[attr-defined]
+    return next_try if _rowcount(result) else None
 
 
 def heartbeat(s: Session, tokens: Sequence[str], lease_seconds: float) -> None:
@@ -363,7 +363,7 @@ def forget_dead_workers(s: Session, older_than: datetime) -> int:
     result = s.execute(
         delete(WorkerBeat).where(WorkerBeat.beat_at < older_than).execution_options(synchronize_session=False)
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(_rowcount(result) or 0)
 
 
 def live_workers(s: Session, since: datetime) -> list[WorkerBeat]:
@@ -383,3 +383,10 @@ def idle_queues(workers: Sequence[WorkerBeat]) -> dict[str, datetime]:
         if ws and all(w.idle_since is not None for w in ws):
             out[q] = max(as_utc(w.idle_since) for w in ws if w.idle_since is not None)
     return out
+
+
+def _rowcount(result: object) -> int:
+    """Rows an UPDATE/DELETE matched: ``Session.execute`` types every result as ``Result``; DML's is a
+    ``CursorResult``, the one that has ``rowcount``."""
+    assert isinstance(result, CursorResult)
+    return result.rowcount

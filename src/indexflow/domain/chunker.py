@@ -159,7 +159,7 @@ class JoinedEncoding:
     across parts; the chunker only compares them and hands them back).
     """
 
-    __slots__ = ("_encodings", "_offsets", "_starts", "_length")
+    __slots__ = ("_encodings", "_length", "_offsets", "_starts")
 
     def __init__(self, parts: Sequence[tuple[EncodingLike, int]]) -> None:
         """Join ``parts``: ``(encoding, char offset of that part in the joined text)``, in order."""

@@ -89,7 +89,7 @@ def clean_title(title: Any) -> str | None:
 
 
 class _Node:
-    __slots__ = ("kind", "text", "parent", "label", "ident", "depth", "children")
+    __slots__ = ("children", "depth", "ident", "kind", "label", "parent", "text")
 
     def __init__(
         self, kind: str, text: str, parent: int | None, label: str | None, ident: str | None, depth: int

@@ -62,7 +62,7 @@ class Probe:
     and shared by all sniffers; binary formats' sniffers must read ``data`` only.
     """
 
-    __slots__ = ("data", "ext", "claimed", "_text", "_start")
+    __slots__ = ("_start", "_text", "claimed", "data", "ext")
 
     def __init__(self, data: bytes, ext: str = "", claimed: str | None = None) -> None:
         self.data = data
@@ -287,7 +287,7 @@ def _guess_legacy_encoding(sample: bytes) -> str:
 
         matches = from_bytes(sample)
         best = matches.best()
-    except Exception:  # a guesser failure must not fail the document: fall back below
+    except Exception:  # noqa: BLE001 - a guesser failure must not fail the document: fall back below
         return "cp1252"
     if best is None:
         return "cp1252"

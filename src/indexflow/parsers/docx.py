@@ -6,12 +6,15 @@ import io
 import re
 import zipfile
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from indexflow.domain.components import ParsedDocument
 from indexflow.errors import IndexflowError, InputTooLarge, ParseError
 from indexflow.parsers.base import Limits, TreeBuilder, clean_title, collapse_ws, display_name
 from indexflow.parsers.detect import Sniffed
+
+if TYPE_CHECKING:
+    from docx.text.paragraph import Paragraph
 
 # Zip bomb guards, checked on the central directory before anything is decompressed. Python's
 # zipfile never inflates a member past its declared size, so the declared sizes are a bound.
@@ -82,15 +85,20 @@ class _OpenList:
 
 class _Walker:
     def __init__(self, document: Any, builder: TreeBuilder) -> None:
-        from docx.text.paragraph import Paragraph
-
         self.document = document
         self.b = builder
-        # python-docx offers no public way to wrap a raw <w:p>; the body is the parent it wants.
-        self.wrap = lambda element: Paragraph(element, document._body)
         self.sections: list[tuple[int, int]] = []  # (heading level, handle)
         self.lists: list[_OpenList] = []  # open (nested) lists, innermost last
         self.first_heading: str | None = None
+
+    def wrap(self, element: Any) -> Paragraph:
+        """A raw <w:p> as a Paragraph.
+
+        python-docx offers no public way to wrap a raw <w:p>; the body is the parent it wants.
+        """
+        from docx.text.paragraph import Paragraph
+
+        return Paragraph(element, self.document._body)
 
     def parent(self) -> int | None:
         return self.sections[-1][1] if self.sections else None
@@ -166,7 +174,7 @@ def _core_properties(document: Any) -> dict[str, str]:
     try:
         props = document.core_properties
         values = {key: getattr(props, key, None) for key in ("title", "author", "subject", "keywords")}
-    except Exception:  # a damaged core.xml only costs us the title
+    except Exception:  # noqa: BLE001 - a damaged core.xml (any python-docx error) only costs the title
         return {}
     return {key: value.strip() for key, value in values.items() if isinstance(value, str) and value.strip()}
 
@@ -174,7 +182,7 @@ def _core_properties(document: Any) -> dict[str, str]:
 def _safe_style(paragraph: Any) -> Any:
     try:
         return paragraph.style
-    except Exception:  # dangling style ids in hand-edited files: treat as Normal
+    except Exception:  # noqa: BLE001 - dangling style ids in hand-edited files: treat as Normal
         return None
 
 

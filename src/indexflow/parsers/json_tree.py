@@ -153,8 +153,10 @@ def _cycle(order: list[int], ids: list[str], parents: list[str | None], index: d
     while number not in position:  # every record has one parent: walking up must loop
         position[number] = len(chain)
         chain.append(number)
-        number = index[parents[number]]  # type: ignore[index]
-    loop = chain[position[number] :] + [number]
+        parent = parents[number]
+        assert parent is not None  # records without a parent are roots, and every root is reached
+        number = index[parent]
+    loop = [*chain[position[number] :], number]
     return " → ".join(repr(ids[n]) for n in loop) + " (each record names the next as its parent)"
 
 

@@ -67,7 +67,7 @@ def _parse(data: bytes, filename: str | None, limits: Limits) -> ParsedDocument:
     for number, page in enumerate(reader.pages, start=1):
         try:
             pages.append(page_paragraphs(page))
-        except Exception as exc:  # one damaged page must not cost the whole document
+        except Exception as exc:  # noqa: BLE001 - one damaged page must not cost the whole document
             pages.append([])
             failed.append(number)
             first_error = first_error or exc
@@ -95,7 +95,7 @@ def _outline(reader: Any, max_entries: int) -> list[tuple[int, str, int]]:
     """Flatten the outline into (depth, title, page index) in reading order, without recursion."""
     try:
         outline = reader.outline
-    except Exception:  # a broken outline is not worth failing for: fall back to pages
+    except Exception:  # noqa: BLE001 - a broken outline is not worth failing for: fall back to pages
         return []
     entries: list[tuple[int, str, int]] = []
     stack: list[tuple[Any, int]] = [(iter(outline), 0)]
@@ -110,7 +110,7 @@ def _outline(reader: Any, max_entries: int) -> list[tuple[int, str, int]]:
         else:
             try:
                 number = reader.get_destination_page_number(item)
-            except Exception:
+            except Exception:  # noqa: BLE001 - pypdf raises anything on a bad destination; keep the page
                 number = None
             # An entry without a usable target stays where the previous one pointed.
             page = number if isinstance(number, int) and number >= 0 else page
@@ -180,7 +180,7 @@ def _build_sections(
 def _title(reader: Any, entries: list[tuple[int, str, int]], pages: list[list[str]]) -> str | None:
     try:
         raw = reader.metadata.title if reader.metadata is not None else None
-    except Exception:
+    except Exception:  # noqa: BLE001 - unreadable metadata: fall back to the outline or the text
         raw = None
     title = clean_title(raw)
     if title and title.lower().startswith("microsoft word - "):

@@ -13,6 +13,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 # A gap this many times the usual line spacing separates paragraphs.
@@ -128,9 +129,9 @@ def join_lines(lines: list[str]) -> str:
     for line in lines:
         if parts:
             last = parts[-1]
-            if last.endswith(_SOFT_HYPHEN):
-                parts[-1] = last[:-1]
-            elif last.endswith("-") and len(last) > 1 and last[-2].isalpha() and line[:1].islower():
+            if last.endswith(_SOFT_HYPHEN) or (
+                last.endswith("-") and len(last) > 1 and last[-2].isalpha() and line[:1].islower()
+            ):
                 parts[-1] = last[:-1]
             else:
                 parts.append(" ")
@@ -148,7 +149,7 @@ def _usual_spacing(lines: list[Line]) -> float | None:
     """The page's ordinary line spacing: the lower quartile of downward gaps between lines."""
     gaps = sorted(
         prev.y - cur.y
-        for prev, cur in zip(lines, lines[1:], strict=False)
+        for prev, cur in pairwise(lines)
         if prev.y is not None and cur.y is not None and prev.text and cur.text and prev.y > cur.y
     )
     return gaps[len(gaps) // 4] if gaps else None

@@ -223,7 +223,7 @@ def _start_work(st: PlanState, generation: int, embed: bool = True) -> tuple[Wor
     return (Bundle(st.plan_id, generation, embed),) if st.parsed else (Parse(st.version_id),)
 
 
-def transition(st: PlanState, ev: Event) -> Step | None:  # noqa: C901 - one table, on purpose
+def transition(st: PlanState, ev: Event) -> Step | None:  # long: one table, on purpose
     """The next step of a plan in state ``st`` on event ``ev`` (``None``: ignore the event)."""
     s, g = st.status, st.generation
     match ev:

@@ -80,12 +80,16 @@ def _target_profiles(s: Session, rt: Runtime, names: list[str] | None) -> list[I
 
 def _plan_work(rt: Runtime, s: Session, reg: Registration, plan: ChunkPlan, new: bool) -> None:
     version = docs_repo.get_version(s, plan.version_id)
-    if plan.status in (PlanStatus.PENDING, PlanStatus.FAILED) and version.parsed_at is None:
-        if version.parse_error and docs_repo.load_blob(s, plan.version_id) is None:
-            # Parsed once and failed; its bytes are gone: it fails again with the same reason.
-            if plan.status != PlanStatus.FAILED:
-                reg.applied.merge(machine.apply(s, plan, machine.Fail(version.parse_error), rt.queues))
-            return
+    if (
+        plan.status in (PlanStatus.PENDING, PlanStatus.FAILED)
+        and version.parsed_at is None
+        and version.parse_error
+        and docs_repo.load_blob(s, plan.version_id) is None
+    ):
+        # Parsed once and failed; its bytes are gone: it fails again with the same reason.
+        if plan.status != PlanStatus.FAILED:
+            reg.applied.merge(machine.apply(s, plan, machine.Fail(version.parse_error), rt.queues))
+        return
     if new or plan.status == PlanStatus.FAILED:
         reg.applied.merge(machine.apply(s, plan, machine.Start(), rt.queues))
         if not new and reg.outcome == "unchanged":

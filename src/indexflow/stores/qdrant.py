@@ -7,6 +7,7 @@ that, once a call returns, searches and counts see its effect.
 
 from __future__ import annotations
 
+import enum
 import math
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -28,10 +29,19 @@ from indexflow.errors import (
 from indexflow.stores.base import CollectionSpec, SearchFilter, StoreHit, VectorPoint
 
 T = TypeVar("T")
+M = TypeVar("M")
 _DISTANCES = {"cosine": models.Distance.COSINE, "dot": models.Distance.DOT, "euclid": models.Distance.EUCLID}
 _NAMES = {v: k for k, v in _DISTANCES.items()}
 _INT_FIELDS = ("plan_id", "document_id", "dataset_id")
-_MISSING = object()
+
+
+class _Unset(enum.Enum):
+    """The type of ``_MISSING``: "no ``missing`` value given" (an enum, so it narrows)."""
+
+    TOKEN = enum.auto()
+
+
+_MISSING = _Unset.TOKEN
 
 
 def _is_missing(exc: Exception) -> bool:
@@ -131,14 +141,16 @@ class QdrantStore:
         self._batch = batch_size
         self._known: dict[str, tuple[int, str]] = {}
 
-    def _call(self, what: str, fn: Callable[..., T], *args: Any, missing: Any = _MISSING, **kw: Any) -> T:
+    def _call(
+        self, what: str, fn: Callable[..., T], *args: Any, missing: M | _Unset = _MISSING, **kw: Any
+    ) -> T | M:
         """Run one client call; a missing collection returns ``missing`` when given."""
         try:
             with self._lock:
                 return fn(*args, **kw)
         except Exception as exc:
             if missing is not _MISSING and _is_missing(exc):
-                return missing  # type: ignore[no-any-return]
+                return missing
             raise _translate(what, exc) from exc
 
     def _params(self, collection: str) -> tuple[int, str] | None:

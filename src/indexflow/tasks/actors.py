@@ -8,6 +8,7 @@ can be recorded: the message itself is retried, with backoff, for as long as tha
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,17 +59,17 @@ def build_actors(broker: dramatiq.Broker, rt: Runtime, worker: WorkerState, outb
     ):
         # A stage over its time limit gets TimeLimitExceeded (a BaseException) in its thread;
         # run_unit turns that into a readable failure ("parse exceeded 600 s").
-        by_kind[kind] = dramatiq.actor(  # type: ignore[assignment]
-            fn=_named(run, kind),
+        # dramatiq.actor(fn=..., **options) only type-checks in its decorator form.
+        by_kind[kind] = dramatiq.actor(
             actor_name=f"indexflow.{kind.value}_unit",
             queue_name=queue,
             time_limit=time_limit_seconds(rt, kind) * 1000,
             **common,
-        )
+        )(_named(run, kind))
     return Actors(by_kind)
 
 
-def _named(fn: Any, kind: UnitKind) -> Any:
+def _named(fn: Callable[[int], None], kind: UnitKind) -> Callable[[int], None]:
     def unit(unit_id: int) -> None:
         fn(unit_id)
 

@@ -23,7 +23,8 @@ def make_broker(settings: Settings) -> dramatiq.Broker:
     elif url.startswith(("redis://", "rediss://", "unix://")):
         from dramatiq.brokers.redis import RedisBroker
 
-        broker = RedisBroker(url=url, namespace="indexflow")
+        # RedisBroker.__init__ is the one unannotated broker constructor in dramatiq.
+        broker = RedisBroker(url=url, namespace="indexflow")  # type: ignore[no-untyped-call]
     elif url.startswith(("amqp://", "amqps://")):
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 

@@ -20,6 +20,7 @@ import logging
 from datetime import datetime
 
 from dramatiq.middleware import TimeLimitExceeded
+from sqlalchemy.orm import Session
 
 from indexflow.db import plans as plans_repo
 from indexflow.db import units as units_repo
@@ -153,7 +154,9 @@ def retry(rt: Runtime, claim: Claim, exc: BaseException, *, bounded: bool) -> Ap
     return Applied()
 
 
-def _mark_waiting(rt: Runtime, s, claim: Claim, reason: str, since: datetime, next_try: datetime) -> None:  # type: ignore[no-untyped-def]
+def _mark_waiting(
+    rt: Runtime, s: Session, claim: Claim, reason: str, since: datetime, next_try: datetime
+) -> None:
     if claim.plan_id is not None:
         plans = [p for p in [plans_repo.find(s, claim.plan_id, for_update=True)] if p is not None]
     else:

@@ -94,7 +94,7 @@ class HeartbeatThread(threading.Thread):
         while True:
             try:
                 beat(self.rt, self.state)
-            except Exception as exc:  # a database outage: claims may lapse, work is redone, not lost
+            except Exception as exc:  # noqa: BLE001 - must survive a database outage; work is redone
                 log.warning("heartbeat failed: %s", exc)
             if self._stop_event.wait(self.rt.settings.heartbeat_seconds):
                 return

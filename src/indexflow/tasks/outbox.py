@@ -51,7 +51,7 @@ class Outbox:
             for item in items:
                 self._send(item.kind, item.unit_id)
                 sent.append(item.unit_id)
-        except Exception as exc:  # broker down: the rest stays unsent; the relay tries again
+        except Exception as exc:  # noqa: BLE001 - any broker client error: the rest waits for the relay
             log.warning(
                 "broker refused a message (%s); %d unit(s) left for the relay", exc, len(items) - len(sent)
             )

@@ -38,7 +38,7 @@ class SweeperThread(threading.Thread):
         while not self._stop_event.wait(self.interval):
             try:
                 self.runner.sweep_once()
-            except Exception as exc:  # the sweeper must outlive a database or broker hiccup
+            except Exception as exc:  # noqa: BLE001 - the sweeper must outlive a database or broker hiccup
                 log.warning("sweep failed: %s", exc)
 
     def stop(self) -> None:
@@ -50,11 +50,13 @@ def _start_time_limits(broker: dramatiq.Broker) -> None:
 
     Without it ``parse_timeout_seconds`` / ``embed_timeout_seconds`` would never fire.
     """
-    from dramatiq.middleware import TimeLimit
+    from dramatiq.middleware import Middleware, TimeLimit
 
     for middleware in broker.middleware:
         if isinstance(middleware, TimeLimit):
-            middleware.after_process_boot(broker)
+            # TimeLimit's override is unannotated; call it through the typed base-class signature.
+            hook: Middleware = middleware
+            hook.after_process_boot(broker)
 
 
 class TaskRunner:
@@ -123,7 +125,7 @@ class TaskRunner:
         try:
             # In-process, this process owns the home: what a dead run left is resumed right now.
             self.sweep_once(owner=self.state.id if self.in_process else None)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - best effort; the sweeper thread sweeps again shortly
             log.warning("initial sweep failed: %s", exc)
 
     def sweep_once(self, *, owner: str | None = None) -> SweepReport:

@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 from hashlib import blake2b
+from itertools import pairwise
 
 import numpy as np
 
@@ -109,7 +110,7 @@ class HashEncoder:
         if not words:
             return [(_EMPTY, 1.0)]
         grams = [(w, 1.0) for w in words]
-        grams += [(f"{a} {b}", BIGRAM_WEIGHT) for a, b in zip(words, words[1:], strict=False)]
+        grams += [(f"{a} {b}", BIGRAM_WEIGHT) for a, b in pairwise(words)]
         return grams
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:

@@ -55,7 +55,7 @@ word_texts = st.lists(st.tuples(st.sampled_from(WORDS), st.sampled_from(SEPARATO
     lambda pairs: "".join(w + s for w, s in pairs)
 )
 any_texts = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",)), max_size=300
+    alphabet=st.characters(blacklist_categories=["Cs"]), max_size=300
 )  # anything a str can hold but lone surrogates
 texts = st.one_of(word_texts, word_texts, any_texts)
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
-from domain_strategies import texts, trees
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
@@ -16,13 +16,14 @@ from indexflow.domain.components import Component
 from indexflow.encoders.tokenizer import count_tokens, joins_at_whitespace
 from indexflow.errors import IndexflowError
 from indexflow.query.preview import preview
+from tests.unit.domain.domain_strategies import texts, trees
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "docs"
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 sizes = st.integers(1, 40).flatmap(lambda size: st.tuples(st.just(size), st.integers(0, size - 1)))
 
 
-def tokenized_twice(components: list[Component], tokenizer, target: int, size: int, overlap: int):  # type: ignore[no-untyped-def]
+def tokenized_twice(components: list[Component], tokenizer, target: int, size: int, overlap: int):
     """What bundle_plan did before: count the components, then tokenize every bundle text again."""
     counts = dict(
         zip((c.id for c in components), count_tokens([c.text for c in components], tokenizer), strict=True)
@@ -79,9 +80,9 @@ def test_a_joined_encoding_answers_like_the_encoding_of_the_joined_text(
     spans = [joined.token_to_chars(i) for i in range(len(joined))]
     assert spans == [direct.token_to_chars(i) for i in range(len(direct))]
     words = [joined.token_to_word(i) for i in range(len(joined))]
-    same_word = [a == b for a, b in zip(words, words[1:], strict=False)]
+    same_word = [a == b for a, b in itertools.pairwise(words)]
     direct_words = [direct.token_to_word(i) for i in range(len(direct))]
-    assert same_word == [a == b for a, b in zip(direct_words, direct_words[1:], strict=False)]
+    assert same_word == [a == b for a, b in itertools.pairwise(direct_words)]
     for i, w in enumerate(words):
         if w is not None:
             assert joined.word_to_tokens(w) == direct.word_to_tokens(direct_words[i])

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
 
 import pytest
-from domain_strategies import n_tokens, trees, word_texts
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from indexflow.domain.bundler import TITLE_CHARS, BundleSpec, build_bundles
 from indexflow.domain.components import Component, iter_preorder
 from indexflow.encoders.tokenizer import count_tokens
+from tests.unit.domain.domain_strategies import n_tokens, trees, word_texts
 
 PROPERTY = settings(max_examples=200, deadline=None)
 
@@ -70,7 +71,7 @@ def check_bundles(
         # every text before such a member in the bundle belongs to one of its ancestors.
         inside = set(b.component_ids)
         cut = [cid for cid in b.component_ids if not tree.subtree(cid) <= inside]
-        for upper, lower in zip(cut, cut[1:], strict=False):
+        for upper, lower in itertools.pairwise(cut):
             assert tree.parent[lower] == upper
         for cid in cut:
             before = b.component_ids[: b.component_ids.index(cid)]

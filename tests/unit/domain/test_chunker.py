@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
-from domain_strategies import n_tokens, texts
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from indexflow.domain.chunker import ChunkSpec, split_bundle, split_texts
+from tests.unit.domain.domain_strategies import n_tokens, texts
 
 PROSE = (
     "Retrieval augmented generation pairs a search index with a language model. Documents are "
@@ -41,7 +43,7 @@ def check_invariants(tokenizer, text: str, chunks: list[ChunkSpec], size: int, o
     else:
         assert n_tokens(tokenizer, text) == 0
     longest = max_word_tokens(tokenizer, text)
-    for prev, nxt in zip(chunks, chunks[1:], strict=False):
+    for prev, nxt in itertools.pairwise(chunks):
         assert nxt.char_start > prev.char_start and nxt.char_end > prev.char_end
         shared = text[nxt.char_start : prev.char_end] if nxt.char_start < prev.char_end else ""
         assert n_tokens(tokenizer, shared) <= overlap + max(longest - 1, 0)
@@ -99,7 +101,7 @@ def test_prose_windows_overlap_by_the_requested_tokens_up_to_one_word(minilm) ->
     text = PROSE * 40
     chunks = split_bundle(text, minilm, 20, 5)
     longest = max_word_tokens(minilm, text)
-    for prev, nxt in zip(chunks, chunks[1:], strict=False):
+    for prev, nxt in itertools.pairwise(chunks):
         shared = n_tokens(minilm, text[nxt.char_start : prev.char_end])
         assert 5 <= shared <= 5 + longest - 1
 

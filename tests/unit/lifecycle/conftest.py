@@ -8,16 +8,19 @@ with all-MiniLM-L6-v2 and Qdrant Edge.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 from indexflow.settings import Settings
 from tests.lifecycle_support import docs_dir, encoder_calls  # noqa: F401 (fixtures)
 
+if TYPE_CHECKING:
+    from indexflow.service import Indexflow
+
 
 @pytest.fixture
-def make_ix() -> Callable[[Settings], Any]:
+def make_ix() -> Callable[[Settings], Indexflow]:
     """Build a facade on the doubles (each call: a fresh in-memory store and its own encoder)."""
     from indexflow import Indexflow
     from indexflow.testing import HashEncoder, MemoryStore
@@ -26,6 +29,6 @@ def make_ix() -> Callable[[Settings], Any]:
 
 
 @pytest.fixture
-def ix(settings: Settings, make_ix: Callable[[Settings], Any]) -> Iterator[Any]:
+def ix(settings: Settings, make_ix: Callable[[Settings], Indexflow]) -> Iterator[Indexflow]:
     with make_ix(settings) as instance:
         yield instance

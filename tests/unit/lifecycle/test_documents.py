@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import func, select
@@ -13,11 +14,15 @@ from indexflow.settings import Settings
 from tests.lifecycle_support import BEES, TRAINS, chunk_rows, ingest_one, points, write_doc
 from tests.texts import BEE_QUERY
 
+if TYPE_CHECKING:
+    from indexflow.service import Indexflow
 
-def _two_documents(ix, docs_dir: Path) -> tuple[int, int, int, int]:  # type: ignore[no-untyped-def]
+
+def _two_documents(ix: Indexflow, docs_dir: Path) -> tuple[int, int, int, int]:
     # eight paragraphs of bees: several chunks, so one can be disabled while the others answer
     bees, bees_plan = ingest_one(ix, write_doc(docs_dir / "bees.txt", BEES, paragraphs=8))
-    assert ix.plans.get(bees_plan).chunk_count >= 2
+    chunk_count = ix.plans.get(bees_plan).chunk_count
+    assert chunk_count is not None and chunk_count >= 2
     trains, trains_plan = ingest_one(ix, write_doc(docs_dir / "trains.txt", TRAINS, paragraphs=3))
     return bees, bees_plan, trains, trains_plan
 
@@ -49,7 +54,7 @@ def test_deactivate_keeping_vectors_still_hides_the_document_and_reingest_brings
     ix, docs_dir: Path
 ) -> None:
     # given two documents
-    bees, bees_plan, trains, _ = _two_documents(ix, docs_dir)
+    bees, bees_plan, _trains, _ = _two_documents(ix, docs_dir)
     chunk_count = ix.plans.get(bees_plan).chunk_count
 
     # when the bee document is deactivated but its vectors kept and its plan not failed
@@ -91,7 +96,7 @@ def test_deactivating_a_document_while_it_embeds_leaves_no_vectors_behind(
 
 def test_delete_removes_the_document_its_rows_and_its_points(ix, docs_dir: Path) -> None:
     # given two documents
-    bees, bees_plan, trains, trains_plan = _two_documents(ix, docs_dir)
+    bees, bees_plan, _trains, trains_plan = _two_documents(ix, docs_dir)
     with ix.rt.sessions() as s:
         version_ids = list(s.scalars(select(DocumentVersion.id).where(DocumentVersion.document_id == bees)))
 
@@ -153,7 +158,7 @@ def test_a_disabled_chunk_leaves_search_and_comes_back_when_enabled_without_re_e
 
 def test_changing_one_document_leaves_the_others_plans_and_points_alone(ix, docs_dir: Path) -> None:
     # given two documents
-    bees, bees_plan, trains, trains_plan = _two_documents(ix, docs_dir)
+    bees, _bees_plan, trains, trains_plan = _two_documents(ix, docs_dir)
     trains_points = points(ix, [trains_plan])
     # when the bee document changes
     write_doc(docs_dir / "bees.txt", TRAINS + BEES, paragraphs=2)

@@ -6,7 +6,7 @@ import threading
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import update
 
@@ -16,8 +16,11 @@ from indexflow.tasks.heartbeat import WorkerState
 from tests.lifecycle_support import BEES, CountingEncoder, chunk_rows, points, write_doc
 from tests.manual_worker import ManualWorker, units
 
+if TYPE_CHECKING:
+    from indexflow.service import Indexflow
 
-def _embed_unit(ix, docs_dir: Path) -> tuple[ManualWorker, int, int]:  # type: ignore[no-untyped-def]
+
+def _embed_unit(ix: Indexflow, docs_dir: Path) -> tuple[ManualWorker, int, int]:
     manual = ManualWorker(ix)
     report = ix.ingest(
         [str(write_doc(docs_dir / "bees.txt", BEES, paragraphs=4))], dataset="docs", wait=False
@@ -41,7 +44,7 @@ class SlowEncoder(CountingEncoder):
         return vectors
 
 
-def _slow_encoder(ix, monkeypatch, log: list[int]) -> threading.Event:  # type: ignore[no-untyped-def]
+def _slow_encoder(ix: Indexflow, monkeypatch, log: list[int]) -> threading.Event:
     real, lock = ix.rt.encoder, threading.Lock()
     release = threading.Event()
     enc_cls = type("Slow", (SlowEncoder,), {"release": release})
@@ -49,7 +52,7 @@ def _slow_encoder(ix, monkeypatch, log: list[int]) -> threading.Event:  # type: 
     return release
 
 
-def _wait_for(cond, what: str) -> None:  # type: ignore[no-untyped-def]
+def _wait_for(cond, what: str) -> None:
     deadline = time.monotonic() + 120
     while not cond() and time.monotonic() < deadline:
         time.sleep(0.01)

@@ -15,7 +15,7 @@ from tests.lifecycle_support import BEES, TRAINS, chunk_rows, ingest_one, points
 
 
 @pytest.fixture
-def parse_calls(monkeypatch) -> list[str]:  # type: ignore[no-untyped-def]
+def parse_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every call of the parser entry point (the parse stage imports it at call time)."""
     calls: list[str] = []
     real = indexflow.parsers.parse
@@ -150,7 +150,7 @@ def test_searching_during_a_swap_always_sees_exactly_one_version(
                     seen.append(({h.plan_id for h in hits}, status))
                     if sum(1 for plans, _ in seen if plans == {v2_plan}) >= 20:
                         return
-            except BaseException as exc:  # surfaced below
+            except BaseException as exc:  # noqa: BLE001 - collected, surfaced below
                 errors.append(exc)
 
         searcher = threading.Thread(target=search_until_swapped)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import select, update
@@ -13,18 +14,22 @@ from indexflow.db.models import ChunkPlan
 from indexflow.errors import ConflictError, NotFound
 from tests.lifecycle_support import BEES, TRAINS, chunk_rows, ingest_one, point_ids, points, write_doc
 
+if TYPE_CHECKING:
+    from indexflow.service import Indexflow
+    from indexflow.views import PlanView
 
-def _wait_status(ix, plan_id: int, status: str, timeout: float = 120) -> dict:  # type: ignore[no-untyped-def,type-arg]
+
+def _wait_status(ix: Indexflow, plan_id: int, status: str, timeout: float = 120) -> PlanView:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         view = ix.plans.get(plan_id)
         if view.status == status:
-            return view  # type: ignore[no-any-return]
+            return view
         time.sleep(0.1)
     raise AssertionError(f"plan {plan_id} never reached {status}: {ix.plans.get(plan_id)}")
 
 
-def _active_plans(ix, document_id: int) -> list[int]:  # type: ignore[no-untyped-def]
+def _active_plans(ix: Indexflow, document_id: int) -> list[int]:
     with ix.rt.sessions() as s:
         return list(
             s.scalars(select(ChunkPlan.id).where(ChunkPlan.document_id == document_id, ChunkPlan.is_active))
@@ -156,13 +161,13 @@ def test_rerunning_an_active_plan_keeps_its_document_in_search_until_the_new_gen
     real = ix.rt.encoder
 
     class Refusing:
-        def __init__(self, inner):  # type: ignore[no-untyped-def]
+        def __init__(self, inner):
             self.inner = inner
 
-        def __getattr__(self, name):  # type: ignore[no-untyped-def]
+        def __getattr__(self, name):
             return getattr(self.inner, name)
 
-        def encode(self, texts):  # type: ignore[no-untyped-def]
+        def encode(self, texts):
             if threading.current_thread() is threading.main_thread():
                 return self.inner.encode(texts)  # the search's query
             raise EncoderError("model refused the batch (test)")
@@ -198,9 +203,5 @@ def test_rerunning_an_active_plan_keeps_its_document_in_search_until_the_new_gen
     # then every search during the rebuild found it, and the new generation serves alone
     assert seen and all(seen)
     after = ix.plans.get(plan_id)
-    assert (
-        after.status == "EMBEDDED"
-        and after.is_active
-        and after.generation == failed.generation + 1
-    )
+    assert after.status == "EMBEDDED" and after.is_active and after.generation == failed.generation + 1
     assert points(ix, [plan_id]) == after.chunk_count == len(chunk_rows(ix, plan_id))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -23,8 +24,11 @@ from tests.lifecycle_support import (
 )
 from tests.texts import BEE_QUERY
 
+if TYPE_CHECKING:
+    from indexflow.service import Indexflow
 
-def _corpus(ix, docs_dir: Path) -> dict[str, int]:  # type: ignore[no-untyped-def]
+
+def _corpus(ix: Indexflow, docs_dir: Path) -> dict[str, int]:
     """bees (two versions: a retired plan and an active one), trains, and one doc in dataset "other"."""
     path = write_doc(docs_dir / "bees.txt", TRAINS, paragraphs=2)
     bees, bees_v1 = ingest_one(ix, path)
@@ -200,7 +204,7 @@ def test_reconcile_finds_a_planted_orphan_point_and_fix_removes_only_it(ix, docs
 def test_reconcile_reports_a_plan_whose_points_were_deleted_and_fix_rebuilds_it(ix, docs_dir: Path) -> None:
     # given two documents, and the points of one deleted behind the database's back
     bees, bees_plan = ingest_one(ix, write_doc(docs_dir / "bees.txt", BEES, paragraphs=4))
-    trains, trains_plan = ingest_one(ix, write_doc(docs_dir / "trains.txt", TRAINS, paragraphs=4))
+    _trains, trains_plan = ingest_one(ix, write_doc(docs_dir / "trains.txt", TRAINS, paragraphs=4))
     ix.rt.store.delete_by_plan(collection(ix), bees_plan)
     # and a single point of the other
     one = chunk_rows(ix, trains_plan)[0].point_id
@@ -233,7 +237,7 @@ def test_reconcile_never_deletes_points_of_a_document_embedded_while_it_scans(ix
     real_iter = store.iter_points
     late: dict[str, int] = {}
 
-    def scan_while_ingesting(coll, batch_size=1000):  # type: ignore[no-untyped-def]
+    def scan_while_ingesting(coll, batch_size=1000):
         first = True
         for point in real_iter(coll, batch_size):
             yield point
@@ -241,11 +245,11 @@ def test_reconcile_never_deletes_points_of_a_document_embedded_while_it_scans(ix
                 first = False
                 late["doc"], late["plan"] = ingest_one(ix, write_doc(docs_dir / "trains.txt", TRAINS))
 
-    store.iter_points = scan_while_ingesting  # type: ignore[method-assign]
+    store.iter_points = scan_while_ingesting
     try:
         fixed = ix.maintenance.reconcile(fix=True)
     finally:
-        store.iter_points = real_iter  # type: ignore[method-assign]
+        store.iter_points = real_iter
 
     # then nothing of the late document was taken for an orphan; it is searchable
     assert late and fixed.to_dict()["orphan_count"] == 0

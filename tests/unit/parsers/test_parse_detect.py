@@ -85,7 +85,7 @@ def test_legacy_office_and_foreign_zips_are_unsupported():
 
     with pytest.raises(UnsupportedFormat, match="legacy Microsoft Office"):
         detect_format(ole, "old.doc")
-    with pytest.raises(UnsupportedFormat, match="not a Word .docx"):
+    with pytest.raises(UnsupportedFormat, match=r"not a Word \.docx"):
         detect_format(buffer.getvalue(), "slides.odp")
 
 

@@ -86,7 +86,7 @@ def test_docx_zip_without_a_word_document_is_rejected():
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("xl/workbook.xml", "<workbook/>")
 
-    with pytest.raises(UnsupportedFormat, match="zip archive that is not a Word .docx"):
+    with pytest.raises(UnsupportedFormat, match=r"zip archive that is not a Word \.docx"):
         parse(buffer.getvalue(), "sheet.xlsx")
     with pytest.raises(ParseError, match=r"sheet\.docx: could not parse DOCX"):
         parse(buffer.getvalue(), "sheet.docx")

@@ -95,7 +95,7 @@ def test_pdf_scanned_without_text_is_a_readable_parse_error(read_doc):
 
 
 def test_pdf_encrypted_with_a_user_password_is_a_readable_parse_error(read_doc):
-    with pytest.raises(ParseError, match="encrypted.pdf: PDF is encrypted and needs a password"):
+    with pytest.raises(ParseError, match=r"encrypted\.pdf: PDF is encrypted and needs a password"):
         parse(read_doc("encrypted.pdf"), "encrypted.pdf")
 
 

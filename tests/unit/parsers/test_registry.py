@@ -221,9 +221,11 @@ def _boom(data: bytes, filename: str | None, limits: Limits, sniffed: Sniffed) -
 
 
 def test_a_parser_failure_is_reported_with_the_format_label() -> None:
-    with registry.registered(Format("boom", "Boom", ("boom",), _boom)):
-        with pytest.raises(ParseError, match=r"^t\.boom: could not parse Boom: boom$"):
-            parse(b"x", "t.boom")
+    with (
+        registry.registered(Format("boom", "Boom", ("boom",), _boom)),
+        pytest.raises(ParseError, match=r"^t\.boom: could not parse Boom: boom$"),
+    ):
+        parse(b"x", "t.boom")
 
 
 def test_registering_conflicts_is_refused_and_leaves_nothing_behind() -> None:
