@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from indexflow.domain.bundler import build_bundles
-from indexflow.domain.chunker import split_texts
+from indexflow.domain.chunker import bundle_and_split
 from indexflow.domain.components import iter_preorder
 
 
@@ -32,15 +31,22 @@ def preview(
     chunk_size = chunk_size or DEFAULT_PROFILE["chunk_size"]
     chunk_overlap = DEFAULT_PROFILE["chunk_overlap"] if chunk_overlap is None else chunk_overlap
     target_bundle_tokens = target_bundle_tokens or DEFAULT_PROFILE["target_bundle_tokens"]
-    from indexflow.encoders.tokenizer import count_tokens, load_tokenizer
+    from indexflow.encoders.tokenizer import joins_at_whitespace, load_tokenizer
     from indexflow.parsers import parse
 
     parsed = parse(data, filename, max_bytes=max_bytes)
     tokenizer = load_tokenizer(tokenizer_name)
     comps = parsed.components
-    counts = dict(zip((c.id for c in comps), count_tokens([c.text for c in comps], tokenizer), strict=True))
-    bundles = build_bundles(comps, counts, target_bundle_tokens)
-    chunks = split_texts([b.text for b in bundles], tokenizer, chunk_size, chunk_overlap)
+    # The same one-tokenization cut as the bundle stage, so the preview is what will be stored.
+    cut = bundle_and_split(
+        comps,
+        tokenizer,
+        target_bundle_tokens,
+        chunk_size,
+        chunk_overlap,
+        reuse_encodings=joins_at_whitespace(tokenizer),
+    )
+    counts, bundles, chunks = cut.token_counts, cut.bundles, cut.chunks
     return {
         "title": parsed.title,
         "format": parsed.format,
