@@ -156,6 +156,7 @@ def unit_rows(ix: Any) -> list[dict[str, Any]]:
                 "version_id": u.version_id,
                 "sent_at": u.sent_at,
                 "claimed_by": u.claimed_by,
+                "claim_until": u.claim_until,
                 "executions": u.executions,
                 "failures": u.failures,
                 "resends": u.resends,

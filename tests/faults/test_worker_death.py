@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from indexflow.db.models import as_utc
 from tests.faults.conftest import (
     Fleet,
     assert_invariants,
@@ -140,12 +141,20 @@ def test_a_worker_frozen_past_its_lease_is_replaced_and_changes_nothing_when_it_
             # when one worker is SIGSTOPped while it holds a batch
             victim, victim_id = _freeze_outside_a_transaction(ix, workers, pg_cluster, db_url)
             stopped_at = time.monotonic()
-            held = {u["id"] for u in unit_rows(ix) if u["claimed_by"] == victim_id}
+            held_rows = [u for u in unit_rows(ix) if u["claimed_by"] == victim_id]
+            held = {u["id"] for u in held_rows}
             assert held, "the worker was not running a unit when it was stopped"
+            # Its claims run until its last heartbeat + the lease: between lease - heartbeat and
+            # the lease from now. Nobody may take them over before that.
+            claims_end = min(as_utc(u["claim_until"]) for u in held_rows)
+            claim_left = (claims_end - datetime.now(UTC)).total_seconds()
+            assert 0 < claim_left <= LEASE + 1, claim_left
             # then the other worker finishes everything, the frozen worker's units included
             wait_plans(ix, plans, timeout=150, diag=workers.logs)
             frozen_for = time.monotonic() - stopped_at
-            assert frozen_for > LEASE, f"finished {frozen_for:.1f} s after the stop, within the lease?"
+            assert frozen_for > claim_left, (
+                f"finished {frozen_for:.1f} s after the stop, while its claim had {claim_left:.1f} s left"
+            )
             assert victim.alive() and victim.stopped
             assert not held & {u["id"] for u in unit_rows(ix)}, "the frozen worker's units are not done"
             # and when it wakes up, it finishes its stale batch: its late writes must change nothing
