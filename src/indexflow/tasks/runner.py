@@ -77,13 +77,17 @@ class TaskRunner:
         self._heartbeat: HeartbeatThread | None = None
         self._lock = threading.Lock()
         self._owns_home = False
+        self._closing = threading.Event()
         self.sweeps: list[SweepReport] = []
 
     def _send(self, kind: UnitKind, unit_id: int) -> None:
         self.actors.send(kind, unit_id)
 
     def _ensure_in_process_worker(self) -> None:
-        if self.in_process:
+        # While closing, a unit finishing in a worker thread sends its follow-up work: it stays in
+        # the outbox (committed, unsent) for the next start, instead of starting a new worker
+        # (which would wait for the lock close() holds until worker.stop() times out).
+        if self.in_process and not self._closing.is_set():
             self.start_worker(self.rt.settings.in_process_threads)
 
     def own_home(self) -> None:
@@ -101,7 +105,7 @@ class TaskRunner:
     ) -> None:
         """Start consuming (idempotent), with the heartbeat and the sweeper; resume leftovers."""
         with self._lock:
-            if self._worker is not None:
+            if self._worker is not None or self._closing.is_set():
                 return
             self.own_home()
             if queues:
@@ -147,6 +151,7 @@ class TaskRunner:
             self._worker.join()
 
     def close(self) -> None:
+        self._closing.set()
         with self._lock:
             if self._sweeper is not None:
                 self._sweeper.stop()
