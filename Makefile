@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-12)
 WHEELS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 DEMO_HOME ?= .indexflow-demo
 
-.PHONY: install demo test test-unit test-embedded test-integration test-e2e test-faults lint bench services pgvector clean
+.PHONY: install demo test test-unit test-embedded test-integration test-e2e test-faults test-adversarial lint bench services pgvector clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,9 @@ test-e2e: install services pgvector
 
 test-faults: install pgvector
 	$(PY) -m pytest -q -p no:cacheprovider tests/faults
+
+test-adversarial: install
+	$(PY) -m pytest -q -p no:cacheprovider tests/adversarial
 
 lint: install
 	$(VENV)/bin/ruff check src tests bench

@@ -20,12 +20,12 @@ from indexflow.db import documents as docs_repo
 from indexflow.db import plans as plans_repo
 from indexflow.encoders.base import Encoder
 from indexflow.errors import IndexflowError, InvalidRequest, NoWorkers
-from indexflow.manage import Chunks, Context, Documents, Maintenance, Plans, Profiles
-from indexflow.pipeline.register import Registration, register_source
+from indexflow.manage import Chunks, Context, Documents, Keys, Maintenance, Plans, Profiles
+from indexflow.pipeline.register import Registration, check_dataset, register_source
 from indexflow.query.search import search
 from indexflow.runtime import Runtime
 from indexflow.settings import Settings
-from indexflow.sources import Source, basename, expand
+from indexflow.sources import Source, UriPolicy, basename, expand
 from indexflow.stores.base import VectorStore
 from indexflow.tasks.runner import TaskRunner
 from indexflow.views import (
@@ -82,6 +82,7 @@ class Indexflow:
         self.chunks = Chunks(self._ctx)
         self.profiles = Profiles(self._ctx)
         self.maintenance = Maintenance(self._ctx, self.plans)
+        self.keys = Keys(self._ctx)  # API keys for the HTTP API (the library ignores them)
 
     # -- plumbing ---------------------------------------------------------------------------------
     @property
@@ -120,9 +121,16 @@ class Indexflow:
         dataset: str = "default",
         data: bytes | None = None,
         profiles: list[str] | None = None,
+        policy: UriPolicy | None = None,
     ) -> Registered:
-        """Register one document (path, URI or uploaded bytes) and send its work; never waits."""
-        return self._view(self._register(source, dataset=dataset, data=data, profiles=profiles))
+        """Register one document (path, URI or uploaded bytes) and send its work; never waits.
+
+        A ``policy`` (the HTTP API's) checks a source a remote caller named before anything is
+        read or registered, and reads it (``InvalidRequest`` when it refuses).
+        """
+        return self._view(
+            self._register(source, dataset=dataset, data=data, profiles=profiles, policy=policy)
+        )
 
     def _register(
         self,
@@ -131,8 +139,12 @@ class Indexflow:
         dataset: str,
         data: bytes | None = None,
         profiles: list[str] | None = None,
+        policy: UriPolicy | None = None,
     ) -> Registration:
-        if isinstance(source, Source):
+        if policy is not None and data is None:
+            # checked before expand(): a refused path is not even looked at
+            src = policy.source(source.source if isinstance(source, Source) else str(source))
+        elif isinstance(source, Source):
             src = source
         elif data is not None:
             src = Source(str(source), basename(str(source)))
@@ -147,7 +159,7 @@ class Indexflow:
             src = found[0]
         self._ctx.own_home()
         try:
-            payload = data if data is not None else src.read(self.settings.max_document_bytes)
+            payload = data if data is not None else src.read(self.settings.max_document_bytes, policy)
         except OSError as exc:
             raise InvalidRequest(f"{src.source}: cannot read: {exc.strerror or exc}") from exc
         reg = register_source(
@@ -185,12 +197,15 @@ class Indexflow:
 
         With a broker, a needed queue without a live worker raises ``NoWorkers`` before anything
         is registered, unless ``require_workers`` is false (register now, wait for a worker).
+        A dataset name that does not fit (``indexflow.limits``) raises ``InvalidRequest`` first.
 
         Returns:
             A report with one entry per document: its status, plans and any error.
         """
         if isinstance(paths, str):
             paths = [paths]
+        with self._ctx.read() as s:
+            check_dataset(s, dataset)  # one clear error before any document is read
         if not self.in_process and require_workers:
             missing = self.maintenance.missing_workers(wait=self.settings.worker_wait_seconds)
             if missing:

@@ -6,11 +6,13 @@ down; nothing else reads ``os.environ`` and nothing connects at import time.
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 StoreKind = Literal["qdrant-edge", "qdrant", "pgvector"]
 
@@ -59,7 +61,15 @@ class Settings(BaseSettings):
         default=300.0, gt=0, description="cap of the exponential backoff while a service is down"
     )
     parse_timeout_seconds: int = Field(
-        default=600, ge=1, description="a parse (or bundle) running longer fails"
+        default=120,
+        ge=1,
+        description="a document's parse (in its sandbox process) running longer fails; the parse and "
+        "bundle stages as a whole get 60 s more",
+    )
+    parse_max_memory_mb: int = Field(
+        default=2048,
+        ge=128,
+        description="address space of a parse's sandbox process: a document needing more fails",
     )
     embed_timeout_seconds: int = Field(default=1800, ge=1, description="an embed batch running longer fails")
     worker_wait_seconds: float = Field(
@@ -78,9 +88,31 @@ class Settings(BaseSettings):
     api_allow_local_paths: bool = Field(
         default=False, description="let POST /documents {'uri'} read the server's own files"
     )
+    api_local_roots: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="the only folders API path ingest may read (comma- or os.pathsep-separated)",
+    )
+    api_allow_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="non-public hosts, addresses, networks API URI ingest may fetch (comma-separated)",
+    )
     api_max_upload_bytes: int = Field(default=100_000_000, ge=1)
+    api_max_json_bytes: int = Field(default=1_048_576, ge=1, description="cap on a JSON request body")
+    uri_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="connect and read timeout of an API URI fetch (whole fetch: 10x)"
+    )
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+
+    @field_validator("api_local_roots", mode="before")
+    @classmethod
+    def _split_paths(cls, value: Any) -> Any:
+        return _split_list(value, (",", os.pathsep))
+
+    @field_validator("api_allow_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        return _split_list(value, (",",))
 
     @property
     def effective_database_url(self) -> str:
@@ -108,9 +140,22 @@ class Settings(BaseSettings):
                 value = mask_url(value)
             elif isinstance(value, Path):
                 value = str(value)
+            elif isinstance(value, list):
+                value = [str(v) if isinstance(v, Path) else v for v in value]
             out[name] = value
         out["database_url"] = mask_url(self.effective_database_url)
         return out
+
+
+def _split_list(value: Any, separators: tuple[str, ...]) -> Any:
+    """An environment list: a JSON array, or items separated by any of ``separators``."""
+    if not isinstance(value, str):
+        return value
+    if value.lstrip().startswith("["):
+        return json.loads(value)
+    for sep in separators[1:]:
+        value = value.replace(sep, separators[0])
+    return [item.strip() for item in value.split(separators[0]) if item.strip()]
 
 
 def mask_url(url: str) -> str:

@@ -51,3 +51,30 @@ def test_concurrent_registrations_of_one_new_source_make_one_document_and_one_pl
             assert s.scalar(select(func.count()).select_from(IndexProfile)) == 1
     finally:
         rt.close()
+
+
+def test_a_message_picked_up_at_once_is_never_dropped_by_its_own_mark_sent(
+    pg_database: str, tmp_path: Path
+) -> None:
+    """A claim skips locked rows: the outbox must not hold the unit's row while the message is out.
+
+    It used to send first and mark the units sent after: a worker that got the message within
+    milliseconds found the row locked, skipped it and dropped the message, which came back only
+    when the sweeper redelivered lost messages (30 s of idle workers later).
+    """
+    from indexflow import Indexflow
+    from indexflow.settings import Settings
+    from indexflow.testing import HashEncoder, MemoryStore
+
+    settings = Settings(home=tmp_path / "home", database_url=pg_database, redeliver_after_seconds=600)
+    with Indexflow(settings, store=MemoryStore(), encoder=HashEncoder()) as ix:
+        # given documents registered one after the other, each sent the moment it commits
+        regs = [
+            ix.enqueue_source(f"doc{n}.txt", dataset="d", data=f"Document {n} about bees.".encode())
+            for n in range(8)
+        ]
+        # when the in-process worker picks each message up at once, then every one is built
+        # without any redelivery (which would take minutes here)
+        progress = ix.wait([p for r in regs for p in r.plan_ids], timeout=30)
+        assert progress.plans_done == 8 and progress.plans_failed == 0
+        assert {p.status for p in ix.plans.list()} == {"EMBEDDED"}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -12,37 +14,72 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from indexflow.api import routes
+from indexflow.api.auth import Reader, check_every_route_has_a_role, require_dataset, still_allowed
+from indexflow.api.limits import RequestLimits
+from indexflow.api.schemas import DatasetQuery, IdQuery, describe_errors
 from indexflow.errors import (
     ConflictError,
+    Forbidden,
     IndexflowError,
+    InputTooLarge,
     NotFound,
     PermanentError,
     TransientError,
+    Unauthorized,
 )
 from indexflow.settings import Settings
 from indexflow.views import Health
 
 if TYPE_CHECKING:
+    from indexflow.encoders.base import Encoder
     from indexflow.service import Indexflow
+    from indexflow.stores.base import VectorStore
 
-_STATUS = ((NotFound, 404), (ConflictError, 409), (PermanentError, 422), (TransientError, 503))
+_STATUS = (
+    (NotFound, 404),
+    (ConflictError, 409),
+    (InputTooLarge, 413),
+    (PermanentError, 422),
+    (TransientError, 503),
+    (Unauthorized, 401),
+    (Forbidden, 403),
+)
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"error": {"code": code, "message": message}})
+log = logging.getLogger(__name__)
+
+_RECHECK_SECONDS = 5.0  # how often a long event stream checks that its key still holds
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app; the facade (and its in-process worker, if no broker) lives with it."""
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        status_code=status, content={"error": {"code": code, "message": message}}, headers=headers
+    )
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: VectorStore | None = None,
+    encoder: Encoder | None = None,
+) -> FastAPI:
+    """Build the app; the facade (and its in-process worker, if no broker) lives with it.
+
+    ``store`` and ``encoder`` go to ``Indexflow`` (e.g. ``indexflow.testing`` doubles in tests).
+    Routes need an API key once one exists (``indexflow.api.auth``).
+    """
     from indexflow.service import Indexflow
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        ix = Indexflow(settings or Settings())
+        ix = Indexflow(settings or Settings(), store=store, encoder=encoder)
         app.state.ix = ix
         if ix.in_process:
             ix.start_worker()
@@ -61,21 +98,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(IndexflowError)
     async def _ours(_: Request, exc: IndexflowError) -> JSONResponse:
         status = next((code for cls, code in _STATUS if isinstance(exc, cls)), 400)
-        return error_response(status, exc.code, str(exc))
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+        return error_response(status, exc.code, str(exc), headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        parts = [f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()]
-        return error_response(422, "invalid_request", "; ".join(parts) or "invalid request")
+        return error_response(422, "invalid_request", describe_errors(exc.errors()))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed"}
+        codes = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed"}
         return error_response(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
 
     @app.exception_handler(ValueError)
     async def _value(_: Request, exc: ValueError) -> JSONResponse:
-        return error_response(422, "invalid_request", str(exc))
+        # A pydantic ValidationError is a ValueError too: say what is wrong, not its raw dump.
+        message = describe_errors(exc.errors()) if isinstance(exc, ValidationError) else str(exc)
+        return error_response(422, "invalid_request", message)
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        # A bug, never the caller's fault: the error body still, and no internals in it.
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        message = f"internal error ({type(exc).__name__}); see the server log"
+        return error_response(500, "internal_error", message)
 
     @app.get("/healthz", response_model=Health)
     def healthz(request: Request) -> Health:
@@ -86,18 +132,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/v1/events")
     async def events(
         request: Request,
-        dataset: str | None = None,
-        document_id: int | None = None,
+        who: Reader,
+        dataset: DatasetQuery = None,
+        document_id: IdQuery = None,
         since: datetime | None = None,
     ) -> Any:
         """Server-sent events: one ``plan`` event per plan status/progress change.
 
         Starts with every matching plan changed after ``since`` (default: the document's whole
         history when ``document_id`` is given, else the last few seconds), then follows changes.
+        Only the key's datasets show; the stream ends when its key is revoked.
         """
         from sse_starlette.sse import EventSourceResponse
 
         ix: Indexflow = request.app.state.ix
+        if dataset is not None:
+            require_dataset(who, dataset)
         if since is None:
             start = (
                 datetime(1970, 1, 1, tzinfo=UTC) if document_id else datetime.now(UTC) - timedelta(seconds=5)
@@ -108,9 +158,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async def stream() -> AsyncIterator[dict[str, str]]:
             cursor: tuple[datetime, int] = (start - timedelta(microseconds=1), 0)
             seen: dict[int, tuple[str, int | None]] = {}
+            recheck = time.monotonic() + _RECHECK_SECONDS
             while not await request.is_disconnected():
+                if time.monotonic() >= recheck:
+                    if not await run_in_threadpool(still_allowed, ix, request, who):
+                        return  # the key was revoked (or the API got its first key)
+                    recheck = time.monotonic() + _RECHECK_SECONDS
                 page = await run_in_threadpool(
-                    ix.plans.changed_after, cursor, dataset=dataset, document_id=document_id
+                    ix.plans.changed_after,
+                    cursor,
+                    dataset=dataset,
+                    document_id=document_id,
+                    datasets=who.scope,
                 )
                 cursor = page.cursor
                 for plan in page.plans:
@@ -124,4 +183,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return EventSourceResponse(stream(), ping=15)
 
     app.include_router(routes.router)
+    app.add_middleware(RequestLimits)  # body limits (413) from the facade's settings, before reading
+    check_every_route_has_a_role(app)
     return app

@@ -1,6 +1,8 @@
 """Routes under /v1: documents, plans, chunks, profiles, search.
 
-Every route calls the facade and answers with its typed views; none touches the database.
+Every route calls the facade and answers with its typed views; none touches the database. Each
+declares the role it needs (``who: Reader | Writer | Admin``, see ``api/auth.py``) and passes
+``who.scope`` to the facade, so objects outside the key's datasets are 404 like missing ones.
 """
 
 from __future__ import annotations
@@ -9,13 +11,27 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from indexflow.api.schemas import ProfileClone, ProfileCreate, SearchRequest, UriIngest
-from indexflow.errors import ConfigurationError, InputTooLarge, InvalidRequest
+from indexflow.api.auth import Admin, Reader, Writer, require_dataset, require_searchable
+from indexflow.api.limits import read_body
+from indexflow.api.schemas import (
+    DatasetPath,
+    DatasetQuery,
+    DocumentStatusQuery,
+    Id,
+    ProfileClone,
+    ProfileCreate,
+    ProfileName,
+    SearchRequest,
+    UriIngest,
+    describe_errors,
+)
+from indexflow.errors import ConfigurationError, InvalidRequest, RequestTooLarge
 from indexflow.service import Indexflow
-from indexflow.sources import Source
+from indexflow.sources import Source, UriPolicy
 from indexflow.views import (
     Accepted,
     ChunkList,
@@ -45,13 +61,15 @@ def _accepted(reg: Registered) -> JSONResponse:
 
 
 @router.post("/datasets/{dataset}/documents", status_code=202, response_model=Accepted)
-async def upload_document(request: Request, dataset: str) -> JSONResponse:
+async def upload_document(request: Request, dataset: DatasetPath, who: Writer) -> JSONResponse:
     """Multipart upload (field ``file``) or JSON ``{"uri": …}``; 202 with document and plan ids."""
+    require_dataset(who, dataset)
     ix = _ix(request)
     ctype = request.headers.get("content-type", "")
     if ctype.startswith("multipart/form-data"):
         try:
-            form = await request.form()
+            # one file and a few small fields; the file part is bounded by RequestLimits
+            form = await request.form(max_files=1, max_fields=16, max_part_size=64 * 1024)
         except HTTPException as exc:  # Starlette's own 400 would not carry our error body
             raise InvalidRequest(f"malformed multipart body: {exc.detail}") from exc
         upload = form.get("file")
@@ -60,110 +78,118 @@ async def upload_document(request: Request, dataset: str) -> JSONResponse:
         limit = ix.settings.api_max_upload_bytes
         data = await upload.read(limit + 1)
         if len(data) > limit:
-            raise InputTooLarge(f"upload is over the {limit}-byte limit")
+            raise RequestTooLarge(f"upload is over the {limit}-byte limit")
         name = upload.filename or "upload"
         source = str(form.get("source") or f"upload://{dataset}/{name}")
         reg = await run_in_threadpool(ix.enqueue_source, Source(source, name), dataset=dataset, data=data)
         return _accepted(reg)
     try:
-        body = UriIngest.model_validate(await request.json())
-    except ValueError as exc:
-        raise InvalidRequest(f"send multipart/form-data with a file, or JSON {{'uri': …}}: {exc}") from exc
-    if ("://" not in body.uri or body.uri.startswith("file://")) and not ix.settings.api_allow_local_paths:
-        raise InvalidRequest("server paths are not allowed (set INDEXFLOW_API_ALLOW_LOCAL_PATHS=true)")
+        body = UriIngest.model_validate_json(await read_body(request, ix.settings.api_max_json_bytes))
+    except ValidationError as exc:
+        why = describe_errors(exc.errors())
+        raise InvalidRequest(f"send multipart/form-data with a file, or JSON {{'uri': …}}: {why}") from exc
+    policy = UriPolicy.from_settings(ix.settings)  # schemes, local roots, vetted hosts: 422 if refused
     try:
-        reg = await run_in_threadpool(ix.enqueue_source, body.uri, dataset=dataset, profiles=body.profiles)
+        reg = await run_in_threadpool(
+            ix.enqueue_source, body.uri, dataset=dataset, profiles=body.profiles, policy=policy
+        )
     except ImportError as exc:  # fsspec has no backend installed for this URI's scheme
         raise ConfigurationError(f"{body.uri}: this server cannot read such URIs ({exc})") from exc
     return _accepted(reg)
 
 
 @router.get("/documents/{document_id}", response_model=DocumentView)
-def get_document(request: Request, document_id: int) -> DocumentView:
-    return _ix(request).documents.get(document_id)
+def get_document(request: Request, document_id: Id, who: Reader) -> DocumentView:
+    return _ix(request).documents.get(document_id, datasets=who.scope)
 
 
 @router.get("/documents", response_model=DocumentList)
 def list_documents(
     request: Request,
-    dataset: str | None = None,
-    status: str | None = None,
+    who: Reader,
+    dataset: DatasetQuery = None,
+    status: DocumentStatusQuery = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> DocumentList:
-    return DocumentList(documents=_ix(request).documents.list(dataset=dataset, status=status, limit=limit))
+    docs = _ix(request).documents.list(dataset=dataset, status=status, limit=limit, datasets=who.scope)
+    return DocumentList(documents=docs)
 
 
 @router.delete("/documents/{document_id}", response_model=DocumentRemoval)
-def delete_document(request: Request, document_id: int) -> DocumentRemoval:
-    return _ix(request).documents.delete(document_id)
+def delete_document(request: Request, document_id: Id, who: Writer) -> DocumentRemoval:
+    return _ix(request).documents.delete(document_id, datasets=who.scope)
 
 
 @router.post("/documents/{document_id}/deactivate", response_model=DocumentRemoval)
-def deactivate_document(request: Request, document_id: int, drop_vectors: bool = True) -> DocumentRemoval:
-    return _ix(request).documents.deactivate(document_id, drop_vectors=drop_vectors)
+def deactivate_document(
+    request: Request, document_id: Id, who: Writer, drop_vectors: bool = True
+) -> DocumentRemoval:
+    return _ix(request).documents.deactivate(document_id, drop_vectors=drop_vectors, datasets=who.scope)
 
 
 @router.get("/plans/{plan_id}", response_model=PlanView)
-def get_plan(request: Request, plan_id: int) -> PlanView:
-    return _ix(request).plans.get(plan_id)
+def get_plan(request: Request, plan_id: Id, who: Reader) -> PlanView:
+    return _ix(request).plans.get(plan_id, datasets=who.scope)
 
 
 @router.post("/plans/{plan_id}/rerun", status_code=202, response_model=PlanView)
-def rerun_plan(request: Request, plan_id: int, requeue_embedding: bool = True) -> PlanView:
-    return _ix(request).plans.rerun(plan_id, embed=requeue_embedding)
+def rerun_plan(request: Request, plan_id: Id, who: Writer, requeue_embedding: bool = True) -> PlanView:
+    return _ix(request).plans.rerun(plan_id, embed=requeue_embedding, datasets=who.scope)
 
 
 @router.post("/plans/{plan_id}/activate", response_model=PlanView)
-def activate_plan(request: Request, plan_id: int, force: bool = False) -> PlanView:
-    return _ix(request).plans.activate(plan_id, force=force)
+def activate_plan(request: Request, plan_id: Id, who: Writer, force: bool = False) -> PlanView:
+    return _ix(request).plans.activate(plan_id, force=force, datasets=who.scope)
 
 
 @router.get("/plans/{plan_id}/chunks", response_model=ChunkList)
 def list_chunks(
-    request: Request, plan_id: int, limit: Annotated[int, Query(ge=1, le=10_000)] = 1000
+    request: Request, plan_id: Id, who: Reader, limit: Annotated[int, Query(ge=1, le=10_000)] = 1000
 ) -> ChunkList:
-    return ChunkList(chunks=_ix(request).chunks.list(plan_id, limit=limit))
+    return ChunkList(chunks=_ix(request).chunks.list(plan_id, limit=limit, datasets=who.scope))
 
 
 @router.post("/chunks/{chunk_id}/disable", response_model=ChunkToggle)
-def disable_chunk(request: Request, chunk_id: int) -> ChunkToggle:
-    return _ix(request).chunks.disable(chunk_id)
+def disable_chunk(request: Request, chunk_id: Id, who: Writer) -> ChunkToggle:
+    return _ix(request).chunks.disable(chunk_id, datasets=who.scope)
 
 
 @router.post("/chunks/{chunk_id}/enable", response_model=ChunkToggle)
-def enable_chunk(request: Request, chunk_id: int) -> ChunkToggle:
-    return _ix(request).chunks.enable(chunk_id)
+def enable_chunk(request: Request, chunk_id: Id, who: Writer) -> ChunkToggle:
+    return _ix(request).chunks.enable(chunk_id, datasets=who.scope)
 
 
 @router.get("/profiles", response_model=ProfileList)
-def list_profiles(request: Request) -> ProfileList:
+def list_profiles(request: Request, who: Reader) -> ProfileList:
     return ProfileList(profiles=_ix(request).profiles.list())
 
 
 @router.post("/profiles", status_code=201, response_model=ProfileActivation | ProfileView)
-def create_profile(request: Request, body: ProfileCreate) -> ProfileView:
+def create_profile(request: Request, body: ProfileCreate, who: Admin) -> ProfileView:
     params = body.model_dump(exclude={"name", "activate"}, exclude_none=True)
     return _ix(request).profiles.create(body.name, activate=body.activate, **params)
 
 
 @router.post("/profiles/{name}/clone", status_code=201, response_model=ProfileView)
-def clone_profile(request: Request, name: str, body: ProfileClone) -> ProfileView:
+def clone_profile(request: Request, name: ProfileName, body: ProfileClone, who: Admin) -> ProfileView:
     overrides = body.model_dump(exclude={"name"}, exclude_none=True)
     return _ix(request).profiles.clone(name, body.name, **overrides)
 
 
 @router.post("/profiles/{name}/activate", response_model=ProfileActivation)
-def activate_profile(request: Request, name: str) -> ProfileActivation:
+def activate_profile(request: Request, name: ProfileName, who: Admin) -> ProfileActivation:
     return _ix(request).profiles.activate(name)
 
 
 @router.post("/profiles/{name}/deactivate", response_model=ProfileView)
-def deactivate_profile(request: Request, name: str) -> ProfileView:
+def deactivate_profile(request: Request, name: ProfileName, who: Admin) -> ProfileView:
     return _ix(request).profiles.deactivate(name)
 
 
 @router.post("/search", response_model=SearchResponse)
-def search(request: Request, body: SearchRequest) -> SearchResponse:
+def search(request: Request, body: SearchRequest, who: Reader) -> SearchResponse:
+    """404 for a dataset that does not exist or the key does not see (naming those it sees)."""
+    require_searchable(_ix(request), who, body.dataset)
     ids = body.filters.document_ids if body.filters else None
     hits = _ix(request).search(
         body.query, dataset=body.dataset, k=body.k, profile=body.profile, document_ids=ids

@@ -1,8 +1,62 @@
-"""Request bodies and the error body of the HTTP API (responses are ``indexflow.views``)."""
+"""Request bodies, typed parameters and the error body of the HTTP API (responses are views).
+
+Every body forbids unknown fields (a misspelt ``"filter"`` is a 422, not a silently unfiltered
+search), and every string and integer is bounded by the column it ends up in
+(``indexflow.limits``), so a request that cannot be stored is a 422 naming the field before it
+reaches the facade. The facade checks the same limits again for the library and the CLI.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
+
+from fastapi import Path, Query
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from indexflow.limits import (
+    DATASET_NAME_MAX,
+    ENCODER_NAME_MAX,
+    ID_MAX,
+    INT_MAX,
+    NAME_PATTERN,
+    PROFILE_NAME_MAX,
+    SOURCE_MAX,
+)
+
+# -- statuses (the values of db.models.PlanStatus; tests/e2e/test_api_validation.py keeps them equal)
+PlanStatusName = Literal["PENDING", "BUNDLING", "READY", "EMBEDDING", "EMBEDDED", "FAILED"]
+DocumentStatusName = Literal["PENDING", "BUNDLING", "READY", "EMBEDDING", "EMBEDDED", "FAILED", "INACTIVE"]
+
+
+def _upper(value: Any) -> Any:
+    """Statuses are matched in any case ("embedded" is EMBEDDED)."""
+    return value.upper() if isinstance(value, str) else value
+
+
+# -- parameters -----------------------------------------------------------------------------------
+Id = Annotated[int, Path(ge=1, le=ID_MAX, description="a database id")]
+DatasetPath = Annotated[
+    str, Path(min_length=1, max_length=DATASET_NAME_MAX, description="the dataset's name")
+]
+DatasetQuery = Annotated[str | None, Query(min_length=1, max_length=DATASET_NAME_MAX)]
+IdQuery = Annotated[int | None, Query(ge=1, le=ID_MAX)]
+ProfileName = Annotated[str, Path(min_length=1, max_length=PROFILE_NAME_MAX)]
+DocumentStatusQuery = Annotated[
+    DocumentStatusName | None,
+    BeforeValidator(_upper),
+    Query(description="only documents in this status (any case)"),
+]
+PlanStatusQuery = Annotated[
+    PlanStatusName | None, BeforeValidator(_upper), Query(description="only plans in this status (any case)")
+]
+
+
+# -- bodies ---------------------------------------------------------------------------------------
+class Body(BaseModel):
+    """Base of every request body: an unknown field is an error, never ignored."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class ErrorBody(BaseModel):
@@ -14,44 +68,77 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
-class UriIngest(BaseModel):
-    uri: str = Field(description="fsspec URI (s3://, gs://, https://…) or, if allowed, a server path")
-    profiles: list[str] | None = None
+# A new profile's name follows limits.NAME_RULE; a reference to one only has to fit the column.
+NewProfileName = Annotated[str, Field(min_length=1, max_length=PROFILE_NAME_MAX, pattern=NAME_PATTERN)]
+ProfileRef = Annotated[str, Field(min_length=1, max_length=PROFILE_NAME_MAX)]
+EncoderName = Annotated[str | None, Field(min_length=1, max_length=ENCODER_NAME_MAX)]
+Dimension = Annotated[int | None, Field(ge=1, le=65_536)]
+Tokens = Annotated[int | None, Field(ge=8, le=INT_MAX)]
+Overlap = Annotated[int | None, Field(ge=0, le=INT_MAX)]
+Positive = Annotated[int | None, Field(ge=1, le=INT_MAX)]
 
 
-class SearchFilters(BaseModel):
-    document_ids: list[int] | None = None
+class UriIngest(Body):
+    uri: str = Field(
+        min_length=1,
+        max_length=SOURCE_MAX,
+        description="fsspec URI (s3://, gs://, https://…) or, if allowed, a server path",
+    )
+    profiles: list[ProfileRef] | None = Field(default=None, max_length=100)
 
 
-class SearchRequest(BaseModel):
+class SearchFilters(Body):
+    document_ids: list[Annotated[int, Field(ge=1, le=ID_MAX)]] | None = Field(default=None, max_length=10_000)
+
+
+class SearchRequest(Body):
     query: str = Field(min_length=1, max_length=10_000)
-    dataset: str = "default"
+    dataset: str = Field(default="default", min_length=1, max_length=DATASET_NAME_MAX)
     k: int = Field(default=10, ge=1, le=1000)
-    profile: str | None = None
+    profile: str | None = Field(default=None, min_length=1, max_length=PROFILE_NAME_MAX)
     filters: SearchFilters | None = None
 
 
-class ProfileCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.-]+$")
-    encoder: str | None = None
-    tokenizer: str | None = None
-    dimension: int | None = Field(default=None, ge=1)
-    distance: str | None = None
-    max_tokens: int | None = Field(default=None, ge=8)
-    chunk_size: int | None = Field(default=None, ge=8)
-    chunk_overlap: int | None = Field(default=None, ge=0)
-    target_bundle_tokens: int | None = Field(default=None, ge=1)
-    hnsw_m: int | None = Field(default=None, ge=2)
-    hnsw_ef_construct: int | None = Field(default=None, ge=4)
+class ProfileCreate(Body):
+    name: NewProfileName
+    encoder: EncoderName = None
+    tokenizer: EncoderName = None
+    dimension: Dimension = None
+    distance: Literal["cosine", "dot", "euclid"] | None = None
+    max_tokens: Tokens = None
+    chunk_size: Tokens = None
+    chunk_overlap: Overlap = None
+    target_bundle_tokens: Positive = None
+    hnsw_m: Annotated[int | None, Field(ge=2, le=INT_MAX)] = None
+    hnsw_ef_construct: Annotated[int | None, Field(ge=4, le=INT_MAX)] = None
     activate: bool = False
 
 
-class ProfileClone(BaseModel):
-    name: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.-]+$")
-    chunk_size: int | None = Field(default=None, ge=8)
-    chunk_overlap: int | None = Field(default=None, ge=0)
-    target_bundle_tokens: int | None = Field(default=None, ge=1)
-    encoder: str | None = None
-    tokenizer: str | None = None
-    dimension: int | None = Field(default=None, ge=1)
-    max_tokens: int | None = Field(default=None, ge=8)
+class ProfileClone(Body):
+    name: NewProfileName
+    chunk_size: Tokens = None
+    chunk_overlap: Overlap = None
+    target_bundle_tokens: Positive = None
+    encoder: EncoderName = None
+    tokenizer: EncoderName = None
+    dimension: Dimension = None
+    max_tokens: Tokens = None
+
+
+# -- error messages -------------------------------------------------------------------------------
+def describe_errors(errors: Sequence[Any]) -> str:
+    """Validation errors as one line: "body.filter: Extra inputs are not permitted; query.k: …".
+
+    Never the raw pydantic dump (no input values, no documentation links).
+    """
+    parts: list[str] = []
+    for e in errors:
+        loc = ".".join(str(p) for p in e.get("loc", ()))
+        if e.get("type") == "json_invalid":
+            reason = (e.get("ctx") or {}).get("error")
+            msg = f"invalid JSON ({reason})" if reason else "invalid JSON"
+            loc = loc.split(".", 1)[0]  # "body", not "body.1" (the character offset)
+        else:
+            msg = str(e.get("msg", "invalid"))
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(parts) or "invalid request"

@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from indexflow.cli import chunks, documents, maintenance, ops, plans, profiles
+from indexflow.cli import chunks, documents, keys, maintenance, ops, plans, profiles
 from indexflow.cli.common import Json, console, err_console, facade, print_json
 
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ app.add_typer(profiles.app, name="profiles")
 app.add_typer(documents.app, name="documents")
 app.add_typer(plans.app, name="plans")
 app.add_typer(chunks.app, name="chunks")
+app.add_typer(keys.app, name="keys")
 
 Dataset = Annotated[str, typer.Option("--dataset", "-d", help="dataset (collection of documents)")]
 

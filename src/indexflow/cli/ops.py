@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from indexflow.cli.common import console, err_console, print_json
+from indexflow.cli.common import console, err_console, facade, print_json
 
 db = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 
@@ -56,11 +56,30 @@ def serve(
     host: Annotated[str | None, typer.Option(help="bind address")] = None,
     port: Annotated[int | None, typer.Option(help="port")] = None,
 ) -> None:
-    """Run the HTTP API (OpenAPI at /docs)."""
+    """Run the HTTP API (OpenAPI at /docs).
+
+    On an address other than loopback it refuses to start (exit 2) while no API key exists
+    (`indexflow keys create …`): the API would be open to anyone who can reach it.
+    """
     import uvicorn
 
     from indexflow.api.app import create_app
     from indexflow.settings import Settings
 
     settings = Settings()
-    uvicorn.run(create_app(settings), host=host or settings.api_host, port=port or settings.api_port)
+    bind = host or settings.api_host
+    refuse_exposed_bind(bind)
+    uvicorn.run(create_app(settings), host=bind, port=port or settings.api_port)
+
+
+def refuse_exposed_bind(host: str) -> None:
+    """Exit 2 with a message if serving on ``host`` would expose an API that has no key."""
+    from indexflow.api.auth import exposure_problem, is_loopback
+
+    if is_loopback(host):
+        return
+    with facade() as ix:
+        problem = exposure_problem(host, ix.keys.any_active())
+    if problem is not None:
+        err_console.print(f"[red]error:[/red] {problem}", highlight=False)
+        raise typer.Exit(2)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, insert, select
@@ -32,9 +32,10 @@ def get_or_create_dataset(s: Session, name: str) -> Dataset:
     )[0]
 
 
-def get_dataset(s: Session, name: str) -> Dataset:
+def get_dataset(s: Session, name: str, *, datasets: Collection[str] | None = None) -> Dataset:
+    """The dataset ``name``; outside ``datasets`` (when given) it does not exist either."""
     ds = s.scalar(select(Dataset).where(Dataset.name == name))
-    if ds is None:
+    if ds is None or (datasets is not None and name not in datasets):
         raise NotFound(f"dataset {name!r} does not exist")
     return ds
 
@@ -47,9 +48,10 @@ def find_document_by_id(s: Session, document_id: int) -> Document | None:
     return s.get(Document, document_id)
 
 
-def get_document(s: Session, document_id: int) -> Document:
+def get_document(s: Session, document_id: int, *, datasets: Collection[str] | None = None) -> Document:
+    """The document; one of a dataset outside ``datasets`` (when given) is missing just the same."""
     doc = s.get(Document, document_id)
-    if doc is None:
+    if doc is None or (datasets is not None and doc.dataset.name not in datasets):
         raise NotFound(f"document {document_id} does not exist")
     return doc
 
@@ -74,10 +76,18 @@ def create_document(s: Session, dataset_id: int, source: str, title: str | None)
     )
 
 
-def list_documents(s: Session, dataset_id: int | None = None, limit: int | None = None) -> list[Document]:
+def list_documents(
+    s: Session,
+    dataset_id: int | None = None,
+    limit: int | None = None,
+    *,
+    datasets: Collection[str] | None = None,
+) -> list[Document]:
     q = select(Document).order_by(Document.id)
     if dataset_id is not None:
         q = q.where(Document.dataset_id == dataset_id)
+    if datasets is not None:
+        q = q.where(Document.dataset_id.in_(select(Dataset.id).where(Dataset.name.in_(sorted(datasets)))))
     if limit is not None:
         q = q.limit(limit)
     return list(s.scalars(q))

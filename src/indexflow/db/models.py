@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     Enum,
     ForeignKey,
@@ -24,6 +25,20 @@ from sqlalchemy import (
     text as sa_text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Every String size is a constant of indexflow.limits, which the checks before each write use.
+from indexflow.limits import (
+    COMPONENT_ID_MAX,
+    COMPONENT_KIND_MAX,
+    DATASET_NAME_MAX,
+    DISTANCE_MAX,
+    ENCODER_NAME_MAX,
+    FILENAME_MAX,
+    FORMAT_NAME_MAX,
+    PROFILE_NAME_MAX,
+    SOURCE_MAX,
+    TITLE_MAX,
+)
 
 # BIGINT on PostgreSQL, INTEGER on SQLite (where only INTEGER PRIMARY KEY autoincrements).
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -69,7 +84,7 @@ class Dataset(Base):
     __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(DATASET_NAME_MAX), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -82,8 +97,8 @@ class Document(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
-    source: Mapped[str] = mapped_column(String(2000))
-    title: Mapped[str | None] = mapped_column(String(500))
+    source: Mapped[str] = mapped_column(String(SOURCE_MAX))
+    title: Mapped[str | None] = mapped_column(String(TITLE_MAX))
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_text("true"))
     current_version_id: Mapped[int | None] = mapped_column(BigId)
@@ -105,8 +120,8 @@ class DocumentVersion(Base):
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
     content_hash: Mapped[str] = mapped_column(String(64))
     byte_size: Mapped[int] = mapped_column(BigInteger)
-    format: Mapped[str | None] = mapped_column(String(32))
-    title: Mapped[str | None] = mapped_column(String(500))
+    format: Mapped[str | None] = mapped_column(String(FORMAT_NAME_MAX))
+    title: Mapped[str | None] = mapped_column(String(TITLE_MAX))
     component_count: Mapped[int] = mapped_column(Integer, default=0)
     parse_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -121,7 +136,7 @@ class DocumentBlob(Base):
     version_id: Mapped[int] = mapped_column(
         ForeignKey("document_versions.id", ondelete="CASCADE"), primary_key=True
     )
-    filename: Mapped[str | None] = mapped_column(String(500))
+    filename: Mapped[str | None] = mapped_column(String(FILENAME_MAX))
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
@@ -132,10 +147,10 @@ class Component(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("document_versions.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(Integer)  # preorder index
-    local_id: Mapped[str] = mapped_column(String(200))
-    parent_local_id: Mapped[str | None] = mapped_column(String(200))
+    local_id: Mapped[str] = mapped_column(String(COMPONENT_ID_MAX))
+    parent_local_id: Mapped[str | None] = mapped_column(String(COMPONENT_ID_MAX))
     position: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(COMPONENT_KIND_MAX))
     text: Mapped[str] = mapped_column(Text)
     path: Mapped[str] = mapped_column(Text)
 
@@ -145,11 +160,11 @@ class IndexProfile(Base):
     __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
-    encoder: Mapped[str] = mapped_column(String(500))
-    tokenizer: Mapped[str] = mapped_column(String(500))
+    name: Mapped[str] = mapped_column(String(PROFILE_NAME_MAX), unique=True)
+    encoder: Mapped[str] = mapped_column(String(ENCODER_NAME_MAX))
+    tokenizer: Mapped[str] = mapped_column(String(ENCODER_NAME_MAX))
     dimension: Mapped[int] = mapped_column(Integer)
-    distance: Mapped[str] = mapped_column(String(16), default="cosine")
+    distance: Mapped[str] = mapped_column(String(DISTANCE_MAX), default="cosine")
     max_tokens: Mapped[int] = mapped_column(Integer)
     chunk_size: Mapped[int] = mapped_column(Integer)
     chunk_overlap: Mapped[int] = mapped_column(Integer)
@@ -318,3 +333,27 @@ class WorkerBeat(Base):
     beat_at: Mapped[datetime] = mapped_column(default=utcnow)
     running: Mapped[list[int]] = mapped_column(JSON, default=list)  # unit ids running now
     idle_since: Mapped[datetime | None]
+
+
+class ApiKey(Base):
+    """A key for the HTTP API: its role and the datasets it may see (null = every dataset).
+
+    Only the sha256 of the secret is stored; ``prefix`` (the secret's first characters) tells
+    keys apart in listings. A revoked key stays, so its name is not reused by accident.
+    """
+
+    __tablename__ = "api_keys"
+    __table_args__ = (
+        CheckConstraint("role IN ('read', 'write', 'admin')", name="ck_api_keys_role"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    role: Mapped[str] = mapped_column(String(16))
+    datasets: Mapped[list[str] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]

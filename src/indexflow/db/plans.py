@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from indexflow.db.models import (
@@ -15,6 +15,7 @@ from indexflow.db.models import (
     Chunk,
     ChunkPlan,
     ChunkStatus,
+    Dataset,
     Document,
     PlanStatus,
     utcnow,
@@ -23,8 +24,19 @@ from indexflow.db.session import insert_or_find
 from indexflow.errors import NotFound
 
 
-def get(s: Session, plan_id: int, *, for_update: bool = False) -> ChunkPlan:
+def in_datasets(datasets: Collection[str]) -> ColumnElement[bool]:
+    """The plans whose document is in one of these datasets (a subquery, so it adds no join)."""
+    documents = select(Document.id).join(Dataset, Dataset.id == Document.dataset_id)
+    return ChunkPlan.document_id.in_(documents.where(Dataset.name.in_(sorted(datasets))))
+
+
+def get(
+    s: Session, plan_id: int, *, for_update: bool = False, datasets: Collection[str] | None = None
+) -> ChunkPlan:
+    """The plan; one of a dataset outside ``datasets`` (when given) is missing just the same."""
     q = select(ChunkPlan).where(ChunkPlan.id == plan_id)
+    if datasets is not None:
+        q = q.where(in_datasets(datasets))
     if for_update:
         q = q.with_for_update(of=ChunkPlan)
     plan = s.scalar(q)
@@ -100,9 +112,16 @@ def active_for(s: Session, document_id: int, profile_id: int) -> ChunkPlan | Non
 
 
 def list_plans(
-    s: Session, *, dataset_id: int | None = None, status: str | None = None, limit: int = 1000
+    s: Session,
+    *,
+    dataset_id: int | None = None,
+    status: str | None = None,
+    limit: int = 1000,
+    datasets: Collection[str] | None = None,
 ) -> list[ChunkPlan]:
     q = select(ChunkPlan).order_by(ChunkPlan.id).limit(limit)
+    if datasets is not None:
+        q = q.where(in_datasets(datasets))
     if dataset_id is not None:
         q = q.join(Document, Document.id == ChunkPlan.document_id).where(Document.dataset_id == dataset_id)
     if status is not None:
@@ -320,8 +339,10 @@ def changed_after(
     dataset_id: int | None = None,
     document_id: int | None = None,
     limit: int = 500,
+    datasets: Collection[str] | None = None,
 ) -> list[ChunkPlan]:
-    """Plans whose (updated_at, id) comes after ``cursor``, oldest first (keyset paging)."""
+    """Plans whose (updated_at, id) comes after ``cursor``, oldest first (keyset paging); with
+    ``datasets``, only those of documents in these datasets."""
     at, last_id = cursor
     q = (
         select(ChunkPlan)
@@ -331,6 +352,8 @@ def changed_after(
     )
     if document_id is not None:
         q = q.where(ChunkPlan.document_id == document_id)
+    if datasets is not None:
+        q = q.where(in_datasets(datasets))
     if dataset_id is not None:
         q = q.join(Document, Document.id == ChunkPlan.document_id).where(Document.dataset_id == dataset_id)
     return list(s.scalars(q))
@@ -359,9 +382,11 @@ def progress_rows(s: Session, plan_ids: Sequence[int]) -> list[Any]:
     return rows
 
 
-def list_chunks(s: Session, plan_id: int, *, limit: int = 1000) -> list[Chunk]:
+def list_chunks(
+    s: Session, plan_id: int, *, limit: int = 1000, datasets: Collection[str] | None = None
+) -> list[Chunk]:
     """A plan's chunks in order: the generation that serves search, else the one being built."""
-    plan = get(s, plan_id)
+    plan = get(s, plan_id, datasets=datasets)
     generation = (
         plan.serving_generation if plan.is_active and plan.serving_generation is not None else plan.generation
     )
@@ -375,8 +400,12 @@ def list_chunks(s: Session, plan_id: int, *, limit: int = 1000) -> list[Chunk]:
     )
 
 
-def get_chunk(s: Session, chunk_id: int) -> Chunk:
-    chunk = s.get(Chunk, chunk_id)
+def get_chunk(s: Session, chunk_id: int, *, datasets: Collection[str] | None = None) -> Chunk:
+    """The chunk; one of a dataset outside ``datasets`` (when given) is missing just the same."""
+    q = select(Chunk).where(Chunk.id == chunk_id)
+    if datasets is not None:
+        q = q.where(Chunk.plan_id.in_(select(ChunkPlan.id).where(in_datasets(datasets))))
+    chunk = s.scalar(q)
     if chunk is None:
         raise NotFound(f"chunk {chunk_id} does not exist")
     return chunk
@@ -408,8 +437,10 @@ def count_chunks_of(s: Session, plan_ids: Sequence[int]) -> int:
     return total
 
 
-def set_chunk_enabled(s: Session, chunk_id: int, enabled: bool) -> Chunk:
-    chunk = get_chunk(s, chunk_id)
+def set_chunk_enabled(
+    s: Session, chunk_id: int, enabled: bool, *, datasets: Collection[str] | None = None
+) -> Chunk:
+    chunk = get_chunk(s, chunk_id, datasets=datasets)
     chunk.enabled = enabled
     return chunk
 

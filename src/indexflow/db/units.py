@@ -108,6 +108,16 @@ def mark_sent(s: Session, unit_ids: Sequence[int]) -> None:
         )
 
 
+def mark_unsent(s: Session, unit_ids: Sequence[int]) -> None:
+    """Undo ``mark_sent`` for units the broker refused (unless a worker claimed one meanwhile)."""
+    if unit_ids:
+        s.execute(
+            update(WorkUnit)
+            .where(WorkUnit.id.in_(unit_ids), WorkUnit.claim_token.is_(None))
+            .values(sent_at=None)
+        )
+
+
 def due_unsent(s: Session, now: datetime, limit: int = 1000, *, grace: float = 3.0) -> list[Outgoing]:
     """Units never sent (a crash between commit and send) or whose backoff is over.
 

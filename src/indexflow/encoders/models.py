@@ -41,9 +41,12 @@ def resolve_model_dir(name: str) -> Path:
                 f"model {name!r} needs the package {package.replace('_', '-')!r}: pip install it"
             ) from exc
         return Path(module.get_model_path())
-    path = Path(name).expanduser()
-    if path.is_dir() and (path / "config.json").exists():
-        return path.resolve()
+    try:
+        path = Path(name).expanduser()
+        if path.is_dir() and (path / "config.json").exists():
+            return path.resolve()
+    except (OSError, ValueError, RuntimeError):  # too long for a path, a NUL, "~nosuchuser": no folder
+        pass
     raise ConfigurationError(
         f"model {name!r} is not a packaged model ({', '.join(sorted(_PACKAGED))}) "
         "nor a local folder with config.json; indexflow never downloads weights at run time"

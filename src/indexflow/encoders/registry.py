@@ -142,7 +142,7 @@ class EncoderRegistry:
             backends = list(self._backends.values())
         match = _PREFIX.match(name)
         # A local folder whose name happens to contain a colon is still a folder.
-        if match is not None and not Path(name).expanduser().is_dir():
+        if match is not None and not _is_dir(name):
             prefix, model = match.group("backend").lower(), match.group("model").strip()
             chosen = next((b for b in backends if b.name == prefix), None)
             if chosen is None:
@@ -245,3 +245,11 @@ register_backend(
     claims=_claims_hash,
     description="indexflow.testing.HashEncoder: deterministic, model-free (indexflow-testing/hash[-DIM])",
 )
+
+
+def _is_dir(name: str) -> bool:
+    """Whether ``name`` is a local folder (a name too long for a path, or with a NUL, is not)."""
+    try:
+        return Path(name).expanduser().is_dir()
+    except (OSError, ValueError, RuntimeError):
+        return False

@@ -1,4 +1,4 @@
-"""The facade's collaborators: documents, plans, chunks, profiles and maintenance.
+"""The facade's collaborators: documents, plans, chunks, profiles, maintenance and API keys.
 
 Each is built by ``Indexflow`` from one shared ``Context`` (the runtime and the task sender)
 and returns typed views (``indexflow.views``). A change is committed in one transaction
@@ -9,8 +9,9 @@ is cleaned and follow-up work is sent.
 from indexflow.manage.chunks import Chunks
 from indexflow.manage.context import Context
 from indexflow.manage.documents import Documents
+from indexflow.manage.keys import Keys
 from indexflow.manage.maintenance import Maintenance
 from indexflow.manage.plans import Plans
 from indexflow.manage.profiles import Profiles
 
-__all__ = ["Chunks", "Context", "Documents", "Maintenance", "Plans", "Profiles"]
+__all__ = ["Chunks", "Context", "Documents", "Keys", "Maintenance", "Plans", "Profiles"]

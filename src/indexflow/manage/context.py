@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 
 from sqlalchemy.orm import Session
 
 from indexflow.db.session import transaction
+from indexflow.errors import InvalidRequest
 from indexflow.pipeline.machine import Applied, Queues
 from indexflow.runtime import Runtime
 from indexflow.settings import Settings
@@ -55,3 +56,15 @@ class Context:
         from indexflow.tasks.execute import after_commit
 
         after_commit(self.rt, applied, self.tasks.outbox)
+
+
+def check_status(status: str, allowed: Sequence[str]) -> str:
+    """``status`` upper-cased if it is one of ``allowed``.
+
+    Raises:
+        InvalidRequest: it is not (naming the statuses there are).
+    """
+    wanted = status.upper()
+    if wanted not in allowed:
+        raise InvalidRequest(f"status: {status!r} is not one of {', '.join(allowed)}")
+    return wanted

@@ -11,6 +11,7 @@ from indexflow.db import profiles as profiles_repo
 from indexflow.db.models import PlanStatus
 from indexflow.db.profiles import DEFAULT_PROFILE, ensure_default_profile
 from indexflow.errors import ConflictError
+from indexflow.limits import ENCODER_NAME_MAX, PROFILE_NAME_MAX, check_int, check_length, check_name
 from indexflow.manage.context import Context
 from indexflow.pipeline import machine
 from indexflow.pipeline.machine import Applied
@@ -37,8 +38,13 @@ class Profiles:
 
         A new ``encoder`` brings its own tokenizer, dimension and token limit unless they are
         given. With ``activate``, returns the ``ProfileActivation`` (with the plans it started).
+
+        Raises:
+            InvalidRequest: the name is empty, too long or not one of ``limits.NAME_RULE``, or a
+                parameter does not fit its column (checked before the encoder is even loaded).
         """
-        given = {k: v for k, v in params.items() if v is not None}
+        check_name("profile name", name, PROFILE_NAME_MAX)
+        given = _checked({k: v for k, v in params.items() if v is not None})
         if given.get("encoder") and given["encoder"] != DEFAULT_PROFILE["encoder"]:
             from indexflow.encoders.factory import get_encoder
 
@@ -56,6 +62,7 @@ class Profiles:
 
     def clone(self, source: str, name: str, **overrides: Any) -> ProfileView:
         """A new (inactive) profile with ``source``'s parameters and ``overrides``: how to change one."""
+        check_name("profile name", name, PROFILE_NAME_MAX)
         with self._ctx.read() as s:
             src = profiles_repo.get_by_name(s, source)
             fields = {f: getattr(src, f) for f in profiles_repo.PROFILE_FIELDS}
@@ -63,6 +70,7 @@ class Profiles:
 
     def update(self, name: str, **changes: Any) -> ProfileView:
         """Change a profile that has no plans yet (one with plans is immutable: clone it)."""
+        changes = _checked(changes)
         with self._ctx.write() as s:
             return ProfileView.of(profiles_repo.update(s, profiles_repo.get_by_name(s, name), **changes))
 
@@ -96,3 +104,13 @@ class Profiles:
             if not profiles_repo.active(s):
                 raise ConflictError("at least one profile must stay active")
             return ProfileView.of(profile)
+
+
+def _checked(params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` when every string fits its column and every integer its INTEGER column."""
+    for key, value in params.items():
+        if isinstance(value, str):
+            check_length(key, value, ENCODER_NAME_MAX)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            check_int(key, value)
+    return params

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import zipfile
@@ -17,9 +18,15 @@ if TYPE_CHECKING:
     from docx.text.paragraph import Paragraph
 
 # Zip bomb guards, checked on the central directory before anything is decompressed. Python's
-# zipfile never inflates a member past its declared size, so the declared sizes are a bound.
+# zipfile never inflates a member past its declared size, so the declared sizes are a bound: at
+# most MAX_EXPANSION times the largest document accepted (``Limits.max_bytes``, set from
+# INDEXFLOW_MAX_DOCUMENT_BYTES), and never more than MAX_UNCOMPRESSED_BYTES.
 MAX_UNCOMPRESSED_BYTES = 500_000_000
+MAX_EXPANSION = 5
 MAX_MEMBERS = 10_000
+_CHUNK = 1 << 20
+_BOM = b"\xef\xbb\xbf"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 _HEADING_RE = re.compile(r"heading\s*([1-9])")
 _LIST_STYLE_RE = re.compile(r"list (?:bullet|number|paragraph)(?:\s*([2-9]))?")
@@ -31,10 +38,21 @@ _P, _TBL, _SDT, _SDT_CONTENT, _CUSTOM_XML = (
     f"{_W}sdtContent",
     f"{_W}customXml",
 )
+# What the walk visits among a container's children, in document order: paragraphs that may
+# hold text (only w:t and w:noBreakHyphen survive Paragraph.text.strip(); tabs and breaks are
+# whitespace), tables, and content controls to enter. Selected by lxml's XPath, so a million
+# empty paragraphs cost no Python object each.
+_WALKED = (
+    "./w:p[.//w:t or .//w:noBreakHyphen] | ./w:tbl | ./w:sdt | ./w:customXml | ./w:sdtContent"
+)
 
 
-def check_zip(data: bytes, name: str) -> None:
-    """Refuse non-zips (ParseError) and archives that unpack too large (InputTooLarge)."""
+def check_zip(data: bytes, name: str, max_bytes: int | None = None) -> None:
+    """Refuse non-zips (ParseError) and archives that unpack too large (InputTooLarge).
+
+    ``max_bytes`` (the largest document accepted) caps the declared unpacked size at
+    ``MAX_EXPANSION * max_bytes``, and MAX_UNCOMPRESSED_BYTES caps it in any case.
+    """
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             infos = archive.infolist()
@@ -42,11 +60,60 @@ def check_zip(data: bytes, name: str) -> None:
         raise ParseError(f"{name}: not a valid .docx file (not a zip archive: {exc})") from exc
     if len(infos) > MAX_MEMBERS:
         raise InputTooLarge(f"{name}: zip archive has {len(infos)} members (limit {MAX_MEMBERS})")
+    limit = MAX_UNCOMPRESSED_BYTES
+    if max_bytes is not None:
+        limit = min(limit, MAX_EXPANSION * max_bytes)
     total = sum(info.file_size for info in infos)
-    if total > MAX_UNCOMPRESSED_BYTES:
-        raise InputTooLarge(
-            f"{name}: unpacks to {total} bytes, over the limit of {MAX_UNCOMPRESSED_BYTES} (zip bomb?)"
-        )
+    if total > limit:
+        raise InputTooLarge(f"{name}: unpacks to {total} bytes, over the limit of {limit} (zip bomb?)")
+
+
+def check_elements(data: bytes, name: str, limit: int) -> None:
+    """Refuse a package whose XML holds more than ``limit`` elements, before any XML is parsed.
+
+    Every element counts (empty paragraphs, runs, table cells, properties), not only those that
+    become components: a few kilobytes of zip can hold millions of ``<w:p/>``, and python-docx
+    would build all of them in memory first. Counted on the inflated bytes as they stream (start
+    and empty tags: "<" not followed by "/"), so memory stays constant; comments and processing
+    instructions count too, which Word writes one of per part. Members that are not XML (images)
+    are skipped; a member that cannot be read is left for python-docx to report.
+
+    Raises:
+        InputTooLarge: more than ``limit`` elements.
+    """
+    total = 0
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for info in archive.infolist():
+            try:
+                total += _count_tags(archive, info, limit - total)
+            except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError, NotImplementedError):
+                continue
+            if total > limit:
+                raise InputTooLarge(
+                    f"{name}: more than {limit} XML elements (every paragraph, run and table cell "
+                    f"counts toward the limit of {limit} components)"
+                )
+
+
+def _count_tags(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -> int:
+    """Start and empty tags in one member (0 if it is not XML); stops once past ``budget``."""
+    if info.is_dir():
+        return 0
+    count = 0
+    with archive.open(info) as member:
+        chunk = member.read(_CHUNK)
+        head = chunk[:64]
+        if not (head.startswith(_UTF16_BOMS) or head.removeprefix(_BOM).lstrip().startswith(b"<")):
+            return 0
+        previous = b""
+        while chunk:
+            count += chunk.count(b"<") - chunk.count(b"</")
+            if previous.endswith(b"<") and chunk.startswith(b"/"):
+                count -= 1  # "</" split across two chunks
+            if count > budget:
+                break
+            previous, chunk = chunk, member.read(_CHUNK)
+    return count
 
 
 def parse(
@@ -56,15 +123,18 @@ def parse(
 
     Raises:
         ParseError: not a zip / not a Word document / no text.
-        InputTooLarge: the archive would unpack past the zip bomb limits.
+        InputTooLarge: the archive would unpack past the zip bomb limits, or its XML holds more
+            elements than ``limits.max_components``.
     """
     name = display_name(filename)
-    check_zip(data, name)
+    limits = limits or Limits()
+    check_zip(data, name, limits.max_bytes)
     try:
+        check_elements(data, name, limits.max_components)
         import docx
 
         document = docx.Document(io.BytesIO(data))
-        builder = TreeBuilder("docx", limits or Limits(), filename)
+        builder = TreeBuilder("docx", limits, filename)
         first_heading = _Walker(document, builder).walk()
         props = _core_properties(document)
         title = clean_title(props.get("title")) or clean_title(first_heading)
@@ -104,8 +174,12 @@ class _Walker:
         return self.sections[-1][1] if self.sections else None
 
     def walk(self) -> str | None:
-        """Visit body paragraphs and tables in document order, entering content controls."""
-        stack = [iter(self.document.element.body.iterchildren())]
+        """Visit body paragraphs and tables in document order, entering content controls.
+
+        Paragraphs without text are skipped (they neither add text nor end a list).
+        """
+        walked = _walked()
+        stack = [iter(walked(self.document.element.body))]
         while stack:
             element = next(stack[-1], None)
             if element is None:
@@ -116,7 +190,7 @@ class _Walker:
                 self.lists.clear()
                 self.b.add(self.parent(), "table", self.table_text(element))
             elif element.tag in (_SDT, _CUSTOM_XML, _SDT_CONTENT):
-                stack.append(iter(element.iterchildren()))
+                stack.append(iter(walked(element)))
         return self.first_heading
 
     def paragraph(self, paragraph: Any) -> None:
@@ -167,6 +241,14 @@ class _Walker:
             if any(cells):
                 rows.append(" | ".join(cells))
         return "\n".join(rows)
+
+
+@functools.cache
+def _walked() -> Any:
+    """The compiled _WALKED (python-docx's own ``xpath`` knows no prefixes on a ``w:sdt``)."""
+    from lxml import etree
+
+    return etree.XPath(_WALKED, namespaces={"w": _W[1:-1]})
 
 
 def _core_properties(document: Any) -> dict[str, str]:

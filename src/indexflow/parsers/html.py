@@ -80,7 +80,7 @@ BLOCKS = frozenset(
     }
 )
 # A table holding these is page layout, not data: walk into it instead of flattening it.
-_LAYOUT_MARKERS = ["table", "pre", "script", "style", *HEADINGS]
+_LAYOUT_MARKERS = frozenset({"table", "pre", "script", "style", *HEADINGS})
 _CHARSET_RE = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]+)", re.IGNORECASE)
 # Browsers read these labels as Windows-1252 (WHATWG Encoding Standard), and so do we.
 _AS_CP1252 = frozenset({"iso-8859-1", "iso8859-1", "latin1", "latin-1", "us-ascii", "ascii"})
@@ -126,17 +126,43 @@ def parse(
     except Exception as exc:
         raise ParseError(f"{display_name(filename)}: could not parse HTML: {exc}") from exc
     builder = TreeBuilder("html", limits or Limits(), filename)
-    first_h1 = _Walker(builder).walk(soup)
+    first_h1 = _Walker(builder, soup).walk(soup)
     title_tag = soup.find("title")
     title = clean_title(title_tag.get_text(" ")) if title_tag is not None else None
     return builder.finish(title=title or clean_title(first_h1))
 
 
+class _Below:
+    """Which elements hold a layout marker, and which a heading, somewhere below them.
+
+    One backward sweep over the page answers for every element what ``tag.find(names) is not
+    None`` answers for one: asking bs4 per table (or per ``<header>``) is quadratic on nested
+    ones, since each ``find`` walks down to the last descendant first (264 KB of nested tables
+    took 9–15 s).
+    """
+
+    def __init__(self, soup: Any) -> None:
+        self.layout: set[int] = set()  # id() of the tags with a _LAYOUT_MARKERS tag below them
+        self.heading: set[int] = set()  # id() of the tags with an h1–h6 below them
+        # Document order puts every tag after its parent: backwards, children come first.
+        for tag in reversed(soup.find_all(True)):
+            parent = tag.parent
+            if parent is None:
+                continue
+            mine, name = id(tag), tag.name
+            if name in _LAYOUT_MARKERS or mine in self.layout:
+                self.layout.add(id(parent))
+            if name in HEADINGS or mine in self.heading:
+                self.heading.add(id(parent))
+
+
 class _Walker:
     """One iterative pass over the soup with enter/exit events (pages nest thousands deep)."""
 
-    def __init__(self, builder: TreeBuilder) -> None:
+    def __init__(self, builder: TreeBuilder, soup: Any) -> None:
         self.b = builder
+        self.soup = soup
+        self._below: _Below | None = None
         self.sections: list[tuple[int, int]] = []  # (heading level, handle)
         self.scopes: list[int] = []  # len(sections) when each <section>/<article> opened
         self.containers: list[int] = []  # lists, items, quotes: innermost last
@@ -149,6 +175,13 @@ class _Walker:
         if self.containers:
             return self.containers[-1]
         return self.sections[-1][1] if self.sections else None
+
+    @property
+    def below(self) -> _Below:
+        """Computed for the whole page on first need (a page with a table or a <header>)."""
+        if self._below is None:
+            self._below = _Below(self.soup)
+        return self._below
 
     def walk(self, soup: Any) -> str | None:
         from bs4.element import NavigableString, PreformattedString, Tag
@@ -184,7 +217,7 @@ class _Walker:
         if name == "pre":
             self.b.add(self.parent(), "code", visible_text(tag).strip("\n").rstrip())
             return False
-        if name == "table" and tag.find(_LAYOUT_MARKERS) is None:
+        if name == "table" and id(tag) not in self.below.layout:
             self.b.add(self.parent(), "table", _table_text(tag))
             return False
         if name in ("ul", "ol"):
@@ -222,7 +255,7 @@ class _Walker:
         if is_hidden(tag, name):
             return True
         # A page-level <header> is site chrome (logo, menu) unless it carries a heading.
-        return name == "header" and not self.scopes and tag.find(list(HEADINGS)) is None
+        return name == "header" and not self.scopes and id(tag) not in self.below.heading
 
     def heading(self, level: int, text: str) -> None:
         if level == 1 and self.first_h1 is None and text:
@@ -237,6 +270,8 @@ class _Walker:
         self.sections.append((level, handle))
 
     def flush(self) -> None:
+        if len(self.lines) == 1 and not self.lines[0]:
+            return  # nothing waiting (every block boundary flushes: keep it cheap)
         parts = (collapse_ws("".join(line)) for line in self.lines)
         text = "\n".join(part for part in parts if part)
         self.lines = [[]]

@@ -3,6 +3,11 @@
 Either an array of records or an object whose ``components`` array holds them, e.g. an exam
 paper whose questions have parts (a), (b) and sub-parts (i), (ii). Records may come in any
 order; they are validated and sorted into preorder without recursion.
+
+Ids are identities (``parent_id`` refers to them), so one longer than ``COMPONENT_ID_MAX`` (200)
+characters fails the document's parse, naming the record and the limit: shortening could merge
+two ids or break a parent link. A ``kind`` is a label nobody refers to, so one longer than
+``COMPONENT_KIND_MAX`` (32) is shortened (ending in "…") and the document still indexes.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from typing import Any
 
 from indexflow.domain.components import ParsedDocument
 from indexflow.errors import InputTooLarge, ParseError
+from indexflow.limits import COMPONENT_ID_MAX, COMPONENT_KIND_MAX, fit
 from indexflow.parsers.base import Limits, TreeBuilder, clean_text, clean_title, display_name
 from indexflow.parsers.detect import Sniffed, decode_text
 
@@ -23,8 +29,9 @@ def parse(
     """Validate the records and return them in preorder, keeping each record's id.
 
     Raises:
-        ParseError: invalid JSON, wrong shape, a record without id, a duplicate id, a parent
-            that does not exist, a parent cycle, or a tree deeper than the limit.
+        ParseError: invalid JSON, wrong shape, a record without id, an id (or parent_id) over
+            ``COMPONENT_ID_MAX`` characters, a duplicate id, a parent that does not exist, a
+            parent cycle, or a tree deeper than the limit.
         InputTooLarge: more records than ``limits.max_components``.
     """
     limits = limits or Limits()
@@ -59,7 +66,7 @@ def parse(
         parent = parents[i]
         handles[ids[i]] = builder.add(
             None if parent is None else handles[parent],
-            str(record.get("kind") or "paragraph"),
+            _kind(record),
             _text(record.get("text")),
             label=_label(record, ids[i]),
             ident=ids[i],
@@ -99,6 +106,7 @@ def _validate(records: list[Any], name: str) -> tuple[list[str], list[str | None
         ident = _as_id(record.get("id"))
         if ident is None:
             raise ParseError(f"{name}: record #{number} has no usable 'id' (a string or an integer)")
+        _check_id_length(name, number, "id", ident)
         if ident in first_seen:
             raise ParseError(f"{name}: duplicate id {ident!r} (records #{first_seen[ident]} and #{number})")
         first_seen[ident] = number
@@ -106,6 +114,8 @@ def _validate(records: list[Any], name: str) -> tuple[list[str], list[str | None
         parent = _as_id(raw_parent)
         if raw_parent is not None and parent is None:
             raise ParseError(f"{name}: record {ident!r} has an invalid parent_id {raw_parent!r}")
+        if parent is not None:
+            _check_id_length(name, number, "parent_id", parent)
         ids.append(ident)
         parents.append(parent)
     for ident, parent in zip(ids, parents, strict=True):
@@ -114,6 +124,19 @@ def _validate(records: list[Any], name: str) -> tuple[list[str], list[str | None
                 f"{name}: record {ident!r} has parent_id {parent!r}, which is not a record in this document"
             )
     return ids, parents
+
+
+def _check_id_length(name: str, number: int, field: str, value: str) -> None:
+    if len(value) > COMPONENT_ID_MAX:
+        raise ParseError(
+            f"{name}: record #{number}: its {field} is {len(value)} characters long, "
+            f"over the limit of {COMPONENT_ID_MAX} ({value[:40]!r}…)"
+        )
+
+
+def _kind(record: dict[str, Any]) -> str:
+    """The record's ``kind`` (default "paragraph"), shortened to ``COMPONENT_KIND_MAX`` characters."""
+    return fit(clean_text(str(record.get("kind") or "paragraph")), COMPONENT_KIND_MAX)
 
 
 def _preorder(records: list[Any], ids: list[str], parents: list[str | None], name: str) -> list[int]:

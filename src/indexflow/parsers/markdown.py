@@ -16,7 +16,13 @@ from indexflow.parsers.text import normalize_newlines, split_paragraphs
 # recurses per level (~2 frames each), so the cap must stay far below the recursion limit.
 MAX_NESTING = 100
 _FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
+# What an HTML block loses before its text is kept: script and style elements, comments, tags.
+# The reference is the regex below; strip_tags() does the same in linear time (see there).
 _TAG_RE = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|<[^>]*>", re.DOTALL | re.IGNORECASE)
+_RAW_OPEN_RE = re.compile(r"<(script|style)\b", re.IGNORECASE)
+# Ordinary tags (no script/style/comment opening) and the text between them: one C-speed step.
+_PLAIN_RUN_RE = re.compile(r"(?:<(?!(?:script|style)\b|!--)[^>]*>[^<]*)+", re.IGNORECASE)
+_PLAIN_TAG_RE = re.compile(r"<[^>]*>")
 _CONTAINERS = ("list_item", "blockquote")
 
 
@@ -38,6 +44,75 @@ def split_front_matter(text: str) -> tuple[dict[str, str], str]:
         if sep and key.strip() and not key.startswith((" ", "\t", "-", "#")):
             meta[key.strip()] = value.strip().strip("\"'")
     return meta, text[match.end() :]
+
+
+def strip_tags(text: str) -> str:
+    """Replace each script/style element, comment and tag with a space: ``_TAG_RE.sub(" ", text)``.
+
+    The regex alone is quadratic on hostile input: every ``<script`` without its end tag, every
+    ``<!--`` without ``-->`` and every ``<`` without a later ``>`` rescans the rest of the block
+    (160 KB took 17 s). This loop tries the same alternatives at each ``<``, in the same order,
+    but remembers where a search for an end already failed: a search that found nothing from
+    position p finds nothing from any later position either, so no stretch of text is scanned
+    twice (but for a bounded number of spellings of "script" and "style") and the output is the
+    regex's, character for character.
+    """
+    n = len(text)
+    out: list[str] = []
+    copied = 0  # text[:copied] is already in out
+    at = 0  # where the next "<" is looked for
+    no_end_tag: dict[str, int] = {}  # the end tag of an element, by name: absent from here on
+    no_comment_end = n + 1  # "-->" is absent from here on
+    last_gt = text.rfind(">")
+    while 0 <= (lt := text.find("<", at)) < last_gt:  # past the last ">" nothing can end
+        plain = _PLAIN_RUN_RE.match(text, lt)
+        if plain is not None:
+            out.append(text[copied:lt])
+            out.append(_PLAIN_TAG_RE.sub(" ", plain.group()))
+            copied = at = plain.end()
+            continue
+        end = -1
+        opened = _RAW_OPEN_RE.match(text, lt)
+        if opened is not None:
+            name, start = opened.group(1), opened.end()
+            key = name.lower()
+            if start < no_end_tag.get(key, n + 1):
+                end = _end_tag(text, name, start)
+                if end < 0:
+                    no_end_tag[key] = start
+        if end < 0 and lt + 4 < no_comment_end and text.startswith("<!--", lt):
+            found = text.find("-->", lt + 4)
+            if found >= 0:
+                end = found + 3
+            else:
+                no_comment_end = lt + 4
+        if end < 0:
+            end = text.find(">", lt + 1) + 1  # there is one: lt < last_gt
+        out.append(text[copied:lt])
+        out.append(" ")
+        copied = at = end
+    out.append(text[copied:])
+    return "".join(out)
+
+
+# ``\1`` under IGNORECASE compares character by character, lower case to lower case; a pattern
+# spelled like the opening name may match more (``ſ`` for ``s``): each candidate is checked so.
+_SAME_NAME_RE = re.compile(r"([^\x00]*)\x00\1\Z", re.IGNORECASE)
+
+
+def _end_tag(text: str, name: str, start: int) -> int:
+    """Where the first ``</name\\s*>`` after ``start`` that _TAG_RE's ``\\1`` accepts ends; else -1."""
+    pattern = _end_tag_re(name)
+    while (found := pattern.search(text, start)) is not None:
+        if _SAME_NAME_RE.match(f"{name}\x00{found.group(1)}"):
+            return found.end()
+        start = found.start() + 1
+    return -1
+
+
+@functools.lru_cache(maxsize=256)
+def _end_tag_re(name: str) -> re.Pattern[str]:
+    return re.compile(rf"</({re.escape(name)})\s*>", re.IGNORECASE)
 
 
 def inline_text(token: Any) -> str:
@@ -144,7 +219,7 @@ def _build(tokens: list[Any], builder: TreeBuilder) -> list[tuple[int, str]]:
         elif kind == "table_open":
             i = _table(tokens, i, builder, parent())
         elif kind == "html_block":
-            text = collapse_ws(html.unescape(_TAG_RE.sub(" ", token.content)))
+            text = collapse_ws(html.unescape(strip_tags(token.content)))
             if text:
                 add_block(text)
         i += 1

@@ -1,4 +1,10 @@
-"""Register a source's bytes: document, version and one plan per active profile (or a lookup)."""
+"""Register a source's bytes: document, version and one plan per active profile (or a lookup).
+
+Outside input is checked here, before anything is written, so the library, the CLI and the API
+all get the same answers (limits in ``indexflow.limits``): a dataset name or a source that does
+not fit its column is an ``InvalidRequest`` naming the field; a title or a file name (which come
+from the documents) is shortened instead.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,16 @@ from indexflow.db.models import ChunkPlan, IndexProfile, PlanStatus
 from indexflow.db.profiles import ensure_default_profile
 from indexflow.db.session import transaction
 from indexflow.domain.ids import content_hash
+from indexflow.limits import (
+    DATASET_NAME_MAX,
+    SOURCE_MAX,
+    TITLE_MAX,
+    check_length,
+    check_name,
+    fit,
+    fit_filename,
+    is_name,
+)
 from indexflow.pipeline import machine
 from indexflow.pipeline.machine import Applied
 from indexflow.runtime import Runtime
@@ -43,14 +59,23 @@ def register_source(
     Unchanged content (same hash) with embedded plans costs a lookup; new content becomes a new
     version whose plans build while the old ones keep serving. Concurrent registrations of one
     source are safe: the document row is created under a savepoint and locked.
+
+    Raises:
+        InvalidRequest: the dataset name or the source is too long (or, for a new dataset, the
+            name is not one of ``limits.NAME_RULE``).
     """
+    check_length("dataset", dataset, DATASET_NAME_MAX)  # first: an upload's source embeds it
+    check_length("source", source, SOURCE_MAX)
+    filename = fit_filename(filename) if filename is not None else None
     digest = content_hash(data)
     with transaction(rt.sessions) as s:
+        check_dataset(s, dataset)
         ds = docs_repo.get_or_create_dataset(s, dataset)
         doc = docs_repo.find_document(s, ds.id, source, for_update=True)
         created = False
         if doc is None:
-            doc, created = docs_repo.create_document(s, ds.id, source, title or basename(source))
+            title = fit(title or basename(source), TITLE_MAX)
+            doc, created = docs_repo.create_document(s, ds.id, source, title)
         version = docs_repo.find_version(s, doc.id, digest)
         outcome = "unchanged"
         reg = Registration(doc.id, 0, [], outcome)
@@ -69,6 +94,18 @@ def register_source(
             reg.plan_ids.append(plan.id)
             _plan_work(rt, s, reg, plan, new_plan)
         return reg
+
+
+def check_dataset(s: Session, name: str) -> None:
+    """A dataset name must fit its column; a new dataset's name must also follow
+    ``limits.NAME_RULE`` (datasets named before the rule existed keep working).
+
+    Raises:
+        InvalidRequest: it does not, naming the field and the limit or the rule.
+    """
+    check_length("dataset", name, DATASET_NAME_MAX)
+    if not is_name(name) and docs_repo.find_dataset_id(s, name) is None:
+        check_name("dataset", name, DATASET_NAME_MAX)
 
 
 def _target_profiles(s: Session, rt: Runtime, names: list[str] | None) -> list[IndexProfile]:

@@ -32,8 +32,13 @@ log = logging.getLogger(__name__)
 
 
 def parse_version(rt: Runtime, claim: Claim) -> Applied:
-    """Parse a version's stored bytes into its component tree; then bundle each pending plan."""
-    from indexflow.parsers import parse
+    """Parse a version's stored bytes into its component tree; then bundle each pending plan.
+
+    The parse runs in a sandbox process (``indexflow.parsers.sandbox``): a document over
+    ``parse_timeout_seconds`` or ``parse_max_memory_mb`` fails its version ("parse exceeded
+    120 s"), and the worker thread is free again within that time.
+    """
+    from indexflow.parsers.sandbox import parse_isolated
 
     version_id = _required(claim.version_id)
     with transaction(rt.sessions) as s:
@@ -44,7 +49,14 @@ def parse_version(rt: Runtime, claim: Claim) -> Applied:
         if blob is None:
             return fail_version(rt, version_id, "the document's bytes are gone; ingest it again", s=s)
         data, filename = blob.data, blob.filename
-    parsed = parse(data, filename, max_bytes=rt.settings.max_document_bytes)
+    settings = rt.settings
+    parsed = parse_isolated(
+        data,
+        filename,
+        max_bytes=settings.max_document_bytes,
+        timeout_seconds=settings.parse_timeout_seconds,
+        max_memory_mb=settings.parse_max_memory_mb,
+    )
     with transaction(rt.sessions) as s:
         version = docs_repo.get_version(s, version_id)
         if version.parsed_at is None:

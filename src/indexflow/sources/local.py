@@ -6,10 +6,14 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from indexflow.domain.ids import basename
 from indexflow.errors import InputTooLarge, NotFound
 from indexflow.parsers.registry import indexable_suffixes
+
+if TYPE_CHECKING:
+    from indexflow.sources.policy import UriPolicy
 
 
 @dataclass(slots=True)
@@ -20,7 +24,10 @@ class Source:
     filename: str
     size: int | None = None
 
-    def read(self, max_bytes: int) -> bytes:
+    def read(self, max_bytes: int, policy: UriPolicy | None = None) -> bytes:
+        """At most ``max_bytes`` of the document; a ``policy`` (the API's) checks and reads it."""
+        if policy is not None:
+            return policy.read(self.source, max_bytes)
         if "://" in self.source and not self.source.startswith("file://"):
             from indexflow.sources.uri import read_uri
 

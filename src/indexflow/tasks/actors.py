@@ -58,7 +58,9 @@ def build_actors(broker: dramatiq.Broker, rt: Runtime, worker: WorkerState, outb
         (UnitKind.EMBED, s.embed_queue),
     ):
         # A stage over its time limit gets TimeLimitExceeded (a BaseException) in its thread;
-        # run_unit turns that into a readable failure ("parse exceeded 600 s").
+        # run_unit turns that into a readable failure ("parse exceeded 180 s"). A parse's own
+        # limit (its sandbox, parse_timeout_seconds) is lower, so a slow document fails with
+        # the sandbox's message first.
         # dramatiq.actor(fn=..., **options) only type-checks in its decorator form.
         by_kind[kind] = dramatiq.actor(
             actor_name=f"indexflow.{kind.value}_unit",

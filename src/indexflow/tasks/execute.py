@@ -5,8 +5,11 @@
   with exponential backoff (capped at ``retry_max_backoff_seconds``) for as long as the outage
   lasts; the plan never fails for it, and ``status`` shows why it waits and until when.
 - ``PermanentError`` or ``ConfigurationError`` (bad input; a missing pgvector extension, a wrong
-  dimension): the plan fails at once with the reason.
-- a time limit: the unit fails with "parse exceeded 600 s".
+  dimension): the plan fails at once with the reason. So does a value the database refuses
+  (``InvalidData``, which ``transaction()`` makes of a ``DataError``: "value too long for
+  components.kind (40 characters, at most 32)"): the same write would fail again.
+- a time limit: the unit fails with "parse exceeded 180 s" (a document's own parse is stopped
+  sooner, by its sandbox: "report.docx: parse exceeded 120 s", a PermanentError).
 - ``NotFound`` because its rows were deleted meanwhile: it ends quietly (if its plan still
   exists, something else is missing, and the plan fails with that reason).
 - a builtin ``ConnectionError`` / ``TimeoutError`` from a vendor library counts as transient.
@@ -20,12 +23,13 @@ import logging
 from datetime import datetime
 
 from dramatiq.middleware import TimeLimitExceeded
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from indexflow.db import plans as plans_repo
 from indexflow.db import units as units_repo
 from indexflow.db.models import UnitKind, utcnow
-from indexflow.db.session import transaction
+from indexflow.db.session import refused, transaction
 from indexflow.db.units import Claim, ClaimLost
 from indexflow.errors import ConfigurationError, IndexflowError, NotFound, PermanentError, TransientError
 from indexflow.pipeline import machine, stages
@@ -43,9 +47,16 @@ STAGES = {
 }
 
 
+# The parse sandbox stops a document at parse_timeout_seconds with its own message; the stage's
+# time limit stays above it (loading the bytes, writing the tree), so that message wins.
+STAGE_MARGIN_SECONDS = 60
+
+
 def time_limit_seconds(rt: Runtime, kind: UnitKind) -> int:
     s = rt.settings
-    return s.embed_timeout_seconds if kind == UnitKind.EMBED else s.parse_timeout_seconds
+    if kind == UnitKind.EMBED:
+        return s.embed_timeout_seconds
+    return s.parse_timeout_seconds + STAGE_MARGIN_SECONDS
 
 
 def run_unit(rt: Runtime, unit_id: int, worker: WorkerState, outbox: Outbox) -> None:
@@ -82,6 +93,8 @@ def _run_reserved(rt: Runtime, unit_id: int, worker: WorkerState, outbox: Outbox
                 units_repo.delete_unit(s, unit_id)
     except (PermanentError, ConfigurationError) as exc:  # bad input, or settings that cannot work
         applied = fail(rt, claim, str(exc))
+    except DataError as exc:  # from a session outside transaction(): permanent all the same
+        applied = fail(rt, claim, str(refused(exc)))
     except TimeLimitExceeded:
         applied = fail(rt, claim, f"{claim.kind.value} exceeded {time_limit_seconds(rt, claim.kind)} s")
     except (TransientError, ConnectionError, TimeoutError) as exc:

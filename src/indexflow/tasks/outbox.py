@@ -46,17 +46,25 @@ class Outbox:
             return 0
         if self._before_send is not None:
             self._before_send()
+        ids = [item.unit_id for item in items]
+        # Marked sent *before* sending, in a committed transaction: a worker may get the message
+        # within milliseconds, and its claim skips locked rows (FOR UPDATE SKIP LOCKED), so a
+        # "mark sent" transaction still open at that moment would make it drop the message.
+        with transaction(self.rt.sessions) as s:
+            units_repo.mark_sent(s, ids)
         sent: list[int] = []
         try:
             for item in items:
                 self._send(item.kind, item.unit_id)
                 sent.append(item.unit_id)
         except Exception as exc:  # noqa: BLE001 - any broker client error: the rest waits for the relay
-            log.warning(
-                "broker refused a message (%s); %d unit(s) left for the relay", exc, len(items) - len(sent)
-            )
-        finally:
-            if sent:
+            unsent = ids[len(sent) :]
+            log.warning("broker refused a message (%s); %d unit(s) left for the relay", exc, len(unsent))
+            try:
                 with transaction(self.rt.sessions) as s:
-                    units_repo.mark_sent(s, sent)
+                    units_repo.mark_unsent(s, unsent)
+            except Exception as undo:  # noqa: BLE001 - then they count as lost messages: redelivered
+                log.warning(
+                    "could not mark %d unit(s) unsent (%s); the sweeper redelivers them", len(unsent), undo
+                )
         return len(sent)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import random
-import time
 
 import pytest
 from hypothesis import given, settings
@@ -150,29 +148,6 @@ def test_long_titles_are_cut_and_blank_lines_skipped() -> None:
     text = "\n  \n" + "word " * 40
     [bundle] = build_bundles([node("p", None, 0, text)], {"p": 40}, 100)
     assert len(bundle.title) == TITLE_CHARS and bundle.title.endswith("…")
-
-
-def test_a_100000_deep_chain_bundles_fast_without_recursion() -> None:
-    n = 100_000
-    comps = [node(str(i), str(i - 1) if i else None, 0, f"w{i}") for i in range(n)]
-    started = time.perf_counter()
-    bundles = build_bundles(comps, dict.fromkeys((c.id for c in comps), 1), 64)
-    assert time.perf_counter() - started < 10
-    assert [cid for b in bundles for cid in b.component_ids] == [str(i) for i in range(n)]
-    # Ancestors' texts fill whole bundles until the deepest subtree fits on its own.
-    assert all(b.token_count == 64 for b in bundles[:-2]) and len(bundles) == -(-(n - 64) // 64) + 1
-
-
-def test_100000_children_of_one_node_bundle_fast_in_order() -> None:
-    n = 100_000
-    comps = [node("root", None, 0, "root")]
-    comps += [node(f"c{i}", "root", i, f"w{i}") for i in random.Random(7).sample(range(n), n)]
-    started = time.perf_counter()
-    bundles = build_bundles(comps, dict.fromkeys((c.id for c in comps), 1), 64)
-    assert time.perf_counter() - started < 10
-    assert [cid for b in bundles for cid in b.component_ids] == ["root"] + [f"c{i}" for i in range(n)]
-    assert bundles[0].component_ids[:2] == ("root", "c0")
-    assert all(b.token_count == 64 for b in bundles[:-1])
 
 
 def test_a_bad_budget_or_a_missing_count_is_rejected() -> None:

@@ -168,3 +168,19 @@ def test_changing_one_document_leaves_the_others_plans_and_points_alone(ix, docs
     assert outcomes == {bees: "changed", trains: "unchanged"}
     assert points(ix, [trains_plan]) == trains_points
     assert ix.plans.get(trains_plan).is_active
+
+
+def test_a_status_filter_that_is_no_status_is_an_invalid_request(ix: Indexflow, docs_dir: Path) -> None:
+    # given one embedded document
+    doc_id, plan_id = ingest_one(ix, write_doc(docs_dir / "bees.txt", BEES))
+    # when listings are filtered by a real status (any case), then they answer
+    assert [d.document_id for d in ix.documents.list(status="embedded")] == [doc_id]
+    assert [p.plan_id for p in ix.plans.list(status="EMBEDDED")] == [plan_id]
+    assert ix.documents.list(status="inactive") == []
+    # and by something that is no status, then the error names the statuses there are
+    from indexflow.errors import InvalidRequest
+
+    with pytest.raises(InvalidRequest, match=r"BOGUS.*EMBEDDED"):
+        ix.documents.list(status="BOGUS")
+    with pytest.raises(InvalidRequest, match="not one of"):
+        ix.plans.list(status="bogus")

@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from indexflow.db.models import UnitKind, WorkUnit, utcnow
 from indexflow.tasks import execute
@@ -132,3 +132,30 @@ def test_a_fresh_process_sends_the_work_of_a_new_document_once(ix, docs_dir: Pat
     assert [c for c in calls if c[0] == UnitKind.PARSE] == [(UnitKind.PARSE, plan.version_id)]
     assert [c[1] for c in calls if c[0] == UnitKind.BUNDLE] == [plan.plan_id]
     assert points(ix, [plan.plan_id]) == plan.chunk_count
+
+
+def test_units_the_broker_refused_are_left_unsent_for_the_relay(ix: Indexflow) -> None:
+    from indexflow.pipeline.register import register_source
+    from indexflow.tasks.outbox import Outbox
+
+    # given three committed, never sent units and a broker that takes one message, then refuses
+    for n in range(3):
+        register_source(ix.rt, dataset="d", source=f"u{n}.txt", data=b"x %d" % n, filename=f"u{n}.txt")
+    with ix.rt.sessions() as s:
+        ids = list(s.scalars(select(WorkUnit.id).order_by(WorkUnit.id)))
+    assert len(ids) == 3
+    taken: list[int] = []
+
+    def flaky(kind: UnitKind, unit_id: int) -> None:
+        if taken:
+            raise ConnectionError("broker went away")
+        taken.append(unit_id)
+
+    # when the outbox sends them
+    assert Outbox(ix.rt, flaky).send(ids) == 1
+
+    # then the one that went is marked sent, the two refused are unsent again (the relay's)
+    with ix.rt.sessions() as s:
+        sent = dict(s.execute(select(WorkUnit.id, WorkUnit.sent_at).order_by(WorkUnit.id)).all())
+    assert taken == [ids[0]] and sent[ids[0]] is not None
+    assert sent[ids[1]] is None and sent[ids[2]] is None

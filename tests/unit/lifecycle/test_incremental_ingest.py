@@ -9,22 +9,22 @@ from typing import Any
 
 import pytest
 
-import indexflow.parsers
+import indexflow.parsers.sandbox
 from indexflow.settings import Settings
 from tests.lifecycle_support import BEES, TRAINS, chunk_rows, ingest_one, points, versions, write_doc
 
 
 @pytest.fixture
 def parse_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every call of the parser entry point (the parse stage imports it at call time)."""
+    """Every parse the parse stage asks for (it imports the sandbox's entry point at call time)."""
     calls: list[str] = []
-    real = indexflow.parsers.parse
+    real = indexflow.parsers.sandbox.parse_isolated
 
     def counting(data: bytes, filename: str | None, **kw: Any) -> Any:
         calls.append(filename or "")
         return real(data, filename, **kw)
 
-    monkeypatch.setattr(indexflow.parsers, "parse", counting)
+    monkeypatch.setattr(indexflow.parsers.sandbox, "parse_isolated", counting)
     return calls
 
 

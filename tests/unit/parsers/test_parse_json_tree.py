@@ -116,21 +116,6 @@ def test_json_with_a_components_key_that_is_not_a_tree_is_indexed_as_text():
     assert parsed.format == "text"
 
 
-def test_json_chain_of_100000_nodes_parses_without_recursion(check_tree):
-    n = 100_000
-    chain = [
-        {"id": i, "parent_id": i - 1 if i else None, "position": 0, "kind": "node", "text": f"n{i}"}
-        for i in range(n)
-    ]
-
-    parsed = parse(json.dumps(chain[::-1]).encode(), "chain.json")
-
-    check_tree(parsed)
-    assert len(parsed.components) == n
-    assert parsed.components[-1].text == f"n{n - 1}"
-    assert len(parsed.components[-1].path) < 300
-
-
 def test_json_tree_deeper_than_max_depth_is_a_parse_error():
     chain = [
         {"id": i, "parent_id": i - 1 if i else None, "position": 0, "kind": "n", "text": "t"}
@@ -139,20 +124,6 @@ def test_json_tree_deeper_than_max_depth_is_a_parse_error():
 
     with pytest.raises(ParseError, match="deeper than 10 levels"):
         parse(json.dumps(chain).encode(), "chain.json", max_depth=10)
-
-
-def test_json_node_with_100000_children_keeps_them_in_position_order(check_tree):
-    n = 100_000
-    rows = [{"id": "root", "parent_id": None, "position": 0, "kind": "root", "text": "root"}]
-    rows += [
-        {"id": f"k{i}", "parent_id": "root", "position": n - i, "kind": "leaf", "text": f"leaf {i}"}
-        for i in range(n)
-    ]
-
-    parsed = parse(json.dumps(rows).encode(), "wide.json")
-
-    check_tree(parsed)
-    assert parsed.components[1].id == f"k{n - 1}" and parsed.components[-1].id == "k0"
 
 
 def test_json_more_records_than_max_components_is_refused():
