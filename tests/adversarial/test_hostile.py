@@ -241,3 +241,40 @@ def test_truncated_samples_parse_or_fail_readably(check_tree, read_doc, name):
 
     for cut in (1, 7, len(data) // 4, len(data) // 2, len(data) - len(data) // 4, len(data) - 1):
         parse_within_budget(check_tree, data[:cut], name)
+
+
+def test_a_2000_page_pdf_parses_within_the_budget_and_keeps_every_page(check_tree) -> None:
+    import io
+
+    from reportlab.pdfgen import canvas
+
+    buf = io.BytesIO()
+    pdf = canvas.Canvas(buf)
+    words = [
+        "bees",
+        "hive",
+        "honey",
+        "comb",
+        "queen",
+        "drone",
+        "nectar",
+        "pollen",
+        "swarm",
+        "wax",
+        "brood",
+        "frame",
+        "smoke",
+    ]
+    for page in range(1, 2001):
+        # distinct text on every page (a line repeated on every page is a running header: dropped)
+        said = " ".join(words[(page * k + k) % len(words)] for k in range(1, 9))
+        pdf.drawString(72, 720 - (page % 40) * 12, f"Passage {page}: the {said} story.")
+        pdf.showPage()
+    pdf.save()
+
+    started = time.perf_counter()
+    parsed = parse(buf.getvalue(), "manual.pdf")
+    assert time.perf_counter() - started < BUDGET_SECONDS
+    check_tree(parsed)
+    text = "\n".join(c.text for c in parsed.components)
+    assert "Passage 1:" in text and "Passage 2000:" in text and text.count(" story.") == 2000
