@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -16,6 +16,24 @@ Overlap = Annotated[int | None, typer.Option(help="overlap in tokens")]
 Target = Annotated[int | None, typer.Option(help="bundle budget in tokens")]
 Encoder = Annotated[str | None, typer.Option(help="encoder model id or folder")]
 Dim = Annotated[int | None, typer.Option(help="vector dimension")]
+
+
+def _params(
+    chunk_size: int | None,
+    chunk_overlap: int | None,
+    target_bundle_tokens: int | None,
+    encoder: str | None,
+    dimension: int | None,
+) -> dict[str, Any]:
+    """The profile parameters given on the command line (a new encoder brings its own tokenizer)."""
+    return {
+        "chunk_size": chunk_size,
+        "chunk_overlap": chunk_overlap,
+        "target_bundle_tokens": target_bundle_tokens,
+        "encoder": encoder,
+        "tokenizer": encoder,
+        "dimension": dimension,
+    }
 
 
 @app.command("list")
@@ -41,12 +59,7 @@ def create(
         out = ix.profiles.create(
             name,
             activate=activate,
-            chunk_size=chunk_size,
-            chunk_overlap=chunk_overlap,
-            target_bundle_tokens=target_bundle_tokens,
-            encoder=encoder,
-            tokenizer=encoder,
-            dimension=dimension,
+            **_params(chunk_size, chunk_overlap, target_bundle_tokens, encoder, dimension),
         )
         if wait and isinstance(out, ProfileActivation) and out.plan_ids:
             ix.wait(out.plan_ids)
@@ -67,14 +80,7 @@ def clone(
     """Copy a profile with changes (profiles with plans are immutable: clone to change)."""
     with facade() as ix:
         out = ix.profiles.clone(
-            source,
-            name,
-            chunk_size=chunk_size,
-            chunk_overlap=chunk_overlap,
-            target_bundle_tokens=target_bundle_tokens,
-            encoder=encoder,
-            tokenizer=encoder,
-            dimension=dimension,
+            source, name, **_params(chunk_size, chunk_overlap, target_bundle_tokens, encoder, dimension)
         )
         emit(out, json_out)
 
