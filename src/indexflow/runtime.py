@@ -129,6 +129,7 @@ class Runtime:
                     distance=profile.distance,
                     hnsw_m=profile.hnsw_m,
                     hnsw_ef_construct=profile.hnsw_ef_construct,
+                    lexical=profile.lexical,
                 )
             )
             self._collections.add(name)

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from indexflow.db import documents as docs_repo
 from indexflow.db import plans as plans_repo
@@ -22,14 +22,18 @@ from indexflow.encoders.base import Encoder
 from indexflow.errors import IndexflowError, InvalidRequest, NoWorkers
 from indexflow.manage import Chunks, Context, Documents, Keys, Maintenance, Plans, Profiles
 from indexflow.pipeline.register import Registration, check_dataset, register_source
-from indexflow.query.search import search
+from indexflow.query.evaluate import QueriesArg, evaluate, load_queries
+from indexflow.query.search import search, search_documents
 from indexflow.runtime import Runtime
 from indexflow.settings import Settings
 from indexflow.sources import Source, UriPolicy, basename, expand
 from indexflow.stores.base import VectorStore
 from indexflow.tasks.runner import TaskRunner
 from indexflow.views import (
+    DocumentGroup,
     DocumentReport,
+    EvalReport,
+    GateResult,
     Hit,
     IngestReport,
     PlanView,
@@ -298,6 +302,34 @@ class Indexflow:
         return IngestReport(dataset=dataset, documents=docs, skipped=skipped)
 
     # -- read -------------------------------------------------------------------------------------
+    @overload
+    def search(
+        self,
+        query: str,
+        *,
+        dataset: str = ...,
+        k: int = ...,
+        profile: str | None = ...,
+        document_ids: list[int] | None = ...,
+        mode: str | None = ...,
+        max_per_document: int | None = ...,
+        group_by: None = ...,
+    ) -> list[Hit]: ...
+
+    @overload
+    def search(
+        self,
+        query: str,
+        *,
+        dataset: str = ...,
+        k: int = ...,
+        profile: str | None = ...,
+        document_ids: list[int] | None = ...,
+        mode: str | None = ...,
+        max_per_document: int | None = ...,
+        group_by: Literal["document"],
+    ) -> list[DocumentGroup]: ...
+
     def search(
         self,
         query: str,
@@ -306,9 +338,127 @@ class Indexflow:
         k: int = 10,
         profile: str | None = None,
         document_ids: list[int] | None = None,
-    ) -> list[Hit]:
-        """The ``k`` chunks most similar to ``query`` among the dataset's searchable documents."""
-        return search(self.rt, query, dataset=dataset, k=k, profile=profile, document_ids=document_ids)
+        mode: str | None = None,
+        max_per_document: int | None = None,
+        group_by: str | None = None,
+    ) -> list[Hit] | list[DocumentGroup]:
+        """The ``k`` best chunks for ``query`` among the dataset's searchable documents.
+
+        Args:
+            profile: the index profile to search (default: the one ``profiles default`` set,
+                else the ``default_profile`` setting).
+            mode: ``dense``, ``sparse`` (BM25) or ``hybrid`` (both, reciprocal rank fusion);
+                default ``hybrid`` when the profile has a lexical leg, else ``dense``.
+            max_per_document: at most this many chunks of one document (0: no limit);
+                default the ``max_per_document`` setting.
+            group_by: ``"document"`` returns the ``k`` best documents instead, each with its
+                top chunks (``max_per_document`` of them, default 3) as evidence.
+        """
+        common: dict[str, Any] = {
+            "dataset": dataset,
+            "k": k,
+            "profile": profile,
+            "document_ids": document_ids,
+            "mode": mode,
+            "max_per_document": max_per_document,
+        }
+        if group_by is None:
+            return search(self.rt, query, **common)
+        if group_by != "document":
+            raise InvalidRequest(f"group_by must be 'document' (or omitted), not {group_by!r}")
+        return search_documents(self.rt, query, **common)
+
+    def evaluate(
+        self,
+        queries: QueriesArg,
+        *,
+        dataset: str = "default",
+        profiles: list[str] | None = None,
+        k: int = 10,
+        mode: str | None = None,
+        max_per_document: int | None = None,
+    ) -> EvalReport:
+        """Measure retrieval on judged queries: hit@1, hit@5, hit@K, MRR@K, nDCG@K, recall@K.
+
+        Args:
+            queries: a JSONL judgments file (``{"query": …, "relevant": [source, …]}`` a
+                line), a BEIR folder, or the query objects themselves (``query.evaluate``).
+            profiles: profiles to compare side by side (default: the one search uses).
+        """
+        return evaluate(
+            self.rt,
+            queries,
+            dataset=dataset,
+            profiles=profiles,
+            k=k,
+            mode=mode,
+            max_per_document=max_per_document,
+        )
+
+    def switch_default(
+        self,
+        name: str,
+        *,
+        gate: QueriesArg | None = None,
+        margin: float = 0.01,
+        k: int = 10,
+        dataset: str = "default",
+        timeout: float | None = None,
+    ) -> GateResult:
+        """Make ``name`` the profile search uses; with ``gate``, only if it is no worse.
+
+        With ``gate`` (judged queries, as for ``evaluate``): activates the candidate if needed,
+        waits until its plans are EMBEDDED (or FAILED), evaluates it and the current default,
+        and switches only if none of hit@K, MRR@K and nDCG@K is worse by more than ``margin``.
+
+        Raises:
+            NotFound: no profile ``name``.
+            TimeoutError: the candidate's plans did not finish within ``timeout`` seconds.
+        """
+        if margin < 0:
+            raise InvalidRequest("margin must be 0 or more")
+        candidate = self.profiles.get(name)
+        current = self.profiles.default()
+        previous = current.name if current is not None else None
+        if gate is None or previous is None or previous == name:
+            chosen = self.profiles.set_default(name)
+            return GateResult(
+                switched=previous != name,
+                default=chosen.name,
+                candidate=name,
+                previous=previous,
+                margin=margin,
+                candidate_metrics={},
+                previous_metrics=None,
+                worse=[],
+            )
+        queries = load_queries(gate)  # refuse bad judgments before building anything
+        if not candidate.is_active:
+            self.profiles.activate(name)
+        plan_ids = [p.plan_id for p in self.plans.list() if p.profile == name and p.is_active]
+        plan_ids += [
+            p.plan_id
+            for p in self.plans.list()
+            if p.profile == name and p.status not in ("EMBEDDED", "FAILED")
+        ]
+        if plan_ids:
+            self.wait(sorted(set(plan_ids)), timeout=timeout)
+        report = self.evaluate(queries, dataset=dataset, profiles=[name, previous], k=k)
+        new, old = report.profiles[0].metrics, report.profiles[1].metrics
+        gated = [f"hit@{k}", f"mrr@{k}", f"ndcg@{k}"]
+        worse = [m for m in gated if new[m] < old[m] - margin]
+        if not worse:
+            self.profiles.set_default(name)
+        return GateResult(
+            switched=not worse,
+            default=previous if worse else name,
+            candidate=name,
+            previous=previous,
+            margin=margin,
+            candidate_metrics=new,
+            previous_metrics=old,
+            worse=worse,
+        )
 
 
 def _safe_expand(paths: Iterable[str], pending: list[_Pending], skipped: list[str]) -> Iterator[Source]:

@@ -51,7 +51,15 @@ class Settings(BaseSettings):
         default=None, ge=1, description="torch threads per process (default: all cores; split by --processes)"
     )
 
-    default_profile: str = "default"
+    default_profile: str = Field(
+        default="default",
+        description="profile search uses when none is named and none is marked default (profiles default)",
+    )
+    max_per_document: int = Field(
+        default=2,
+        ge=0,
+        description="search returns at most this many chunks of one document (0: no limit)",
+    )
     lease_seconds: int = Field(
         default=600,
         ge=2,

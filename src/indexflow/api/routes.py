@@ -1,4 +1,4 @@
-"""Routes under /v1: documents, plans, chunks, profiles, search.
+"""Routes under /v1: documents, plans, chunks, profiles, search, eval.
 
 Every route calls the facade and answers with its typed views; none touches the database. Each
 declares the role it needs (``who: Reader | Writer | Admin``, see ``api/auth.py``) and passes
@@ -7,7 +7,7 @@ declares the role it needs (``who: Reader | Writer | Admin``, see ``api/auth.py`
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
@@ -21,15 +21,17 @@ from indexflow.api.schemas import (
     DatasetPath,
     DatasetQuery,
     DocumentStatusQuery,
+    EvalRequest,
     Id,
     ProfileClone,
     ProfileCreate,
+    ProfileDefault,
     ProfileName,
     SearchRequest,
     UriIngest,
     describe_errors,
 )
-from indexflow.errors import ConfigurationError, InvalidRequest, RequestTooLarge
+from indexflow.errors import ConfigurationError, ConflictError, InvalidRequest, RequestTooLarge
 from indexflow.service import Indexflow
 from indexflow.sources import Source, UriPolicy
 from indexflow.views import (
@@ -38,7 +40,10 @@ from indexflow.views import (
     ChunkToggle,
     DocumentList,
     DocumentRemoval,
+    DocumentSearchResponse,
     DocumentView,
+    EvalReport,
+    GateResult,
     PlanView,
     ProfileActivation,
     ProfileList,
@@ -181,17 +186,58 @@ def activate_profile(request: Request, name: ProfileName, who: Admin) -> Profile
     return _ix(request).profiles.activate(name)
 
 
+@router.post("/profiles/{name}/default", response_model=GateResult)
+def default_profile(request: Request, name: ProfileName, body: ProfileDefault, who: Admin) -> GateResult:
+    """Make the profile the one search uses; with ``gate``, only if it is no worse on those
+    queries (409 while the candidate's plans are still being built: retry when they are)."""
+    try:
+        return _ix(request).switch_default(
+            name, gate=body.gate, margin=body.margin, k=body.k, dataset=body.dataset, timeout=0
+        )
+    except TimeoutError as exc:
+        raise ConflictError(
+            f"profile {name!r} is still being built; gate it when its plans are EMBEDDED"
+        ) from exc
+
+
 @router.post("/profiles/{name}/deactivate", response_model=ProfileView)
 def deactivate_profile(request: Request, name: ProfileName, who: Admin) -> ProfileView:
     return _ix(request).profiles.deactivate(name)
 
 
-@router.post("/search", response_model=SearchResponse)
-def search(request: Request, body: SearchRequest, who: Reader) -> SearchResponse:
-    """404 for a dataset that does not exist or the key does not see (naming those it sees)."""
-    require_searchable(_ix(request), who, body.dataset)
+@router.post("/search", response_model=SearchResponse | DocumentSearchResponse)
+def search(request: Request, body: SearchRequest, who: Reader) -> SearchResponse | DocumentSearchResponse:
+    """404 for a dataset that does not exist or the key does not see (naming those it sees).
+
+    With ``group_by: "document"`` the answer is ``{"documents": [...]}``: the k best documents,
+    each with its best chunk's score and its top chunks as evidence.
+    """
+    ix = _ix(request)
+    require_searchable(ix, who, body.dataset)
     ids = body.filters.document_ids if body.filters else None
-    hits = _ix(request).search(
-        body.query, dataset=body.dataset, k=body.k, profile=body.profile, document_ids=ids
+    common: dict[str, Any] = {
+        "dataset": body.dataset,
+        "k": body.k,
+        "profile": body.profile,
+        "document_ids": ids,
+        "mode": body.mode,
+        "max_per_document": body.max_per_document,
+    }
+    if body.group_by == "document":
+        return DocumentSearchResponse(documents=ix.search(body.query, group_by="document", **common))
+    return SearchResponse(hits=ix.search(body.query, **common))
+
+
+@router.post("/eval", response_model=EvalReport)
+def evaluate(request: Request, body: EvalRequest, who: Reader) -> EvalReport:
+    """Retrieval figures (hit@1, hit@5, hit@K, MRR@K, nDCG@K, recall@K) on judged queries."""
+    ix = _ix(request)
+    require_searchable(ix, who, body.dataset)
+    return ix.evaluate(
+        body.queries,
+        dataset=body.dataset,
+        profiles=body.profiles,
+        k=body.k,
+        mode=body.mode,
+        max_per_document=body.max_per_document,
     )
-    return SearchResponse(hits=hits)

@@ -97,6 +97,15 @@ class SearchRequest(Body):
     k: int = Field(default=10, ge=1, le=1000)
     profile: str | None = Field(default=None, min_length=1, max_length=PROFILE_NAME_MAX)
     filters: SearchFilters | None = None
+    mode: Literal["dense", "sparse", "hybrid"] | None = Field(
+        default=None, description="default: hybrid for a profile with a lexical leg, else dense"
+    )
+    max_per_document: int | None = Field(
+        default=None, ge=0, le=1000, description="at most this many chunks per document (0: no limit)"
+    )
+    group_by: Literal["document"] | None = Field(
+        default=None, description='"document": the k best documents, each with its top chunks'
+    )
 
 
 class ProfileCreate(Body):
@@ -111,6 +120,8 @@ class ProfileCreate(Body):
     target_bundle_tokens: Positive = None
     hnsw_m: Annotated[int | None, Field(ge=2, le=INT_MAX)] = None
     hnsw_ef_construct: Annotated[int | None, Field(ge=4, le=INT_MAX)] = None
+    context_template: Annotated[str | None, Field(max_length=500)] = None
+    lexical: bool | None = None
     activate: bool = False
 
 
@@ -123,6 +134,30 @@ class ProfileClone(Body):
     tokenizer: EncoderName = None
     dimension: Dimension = None
     max_tokens: Tokens = None
+    context_template: Annotated[str | None, Field(max_length=500)] = None
+    lexical: bool | None = None
+
+
+class ProfileDefault(Body):
+    """Make a profile the one search uses; with ``gate``, only if it is no worse on them."""
+
+    gate: list[dict[str, Any]] | None = Field(
+        default=None, max_length=10_000, description='judged queries: {"query": …, "relevant": [source, …]}'
+    )
+    margin: float = Field(default=0.01, ge=0, le=1)
+    k: int = Field(default=10, ge=1, le=1000)
+    dataset: str = Field(default="default", min_length=1, max_length=DATASET_NAME_MAX)
+
+
+class EvalRequest(Body):
+    queries: list[dict[str, Any]] = Field(min_length=1, max_length=10_000)
+    dataset: str = Field(default="default", min_length=1, max_length=DATASET_NAME_MAX)
+    profiles: list[Annotated[str, Field(min_length=1, max_length=PROFILE_NAME_MAX)]] | None = Field(
+        default=None, max_length=20
+    )
+    k: int = Field(default=10, ge=1, le=1000)
+    mode: Literal["dense", "sparse", "hybrid"] | None = None
+    max_per_document: int | None = Field(default=None, ge=0, le=1000)
 
 
 # -- error messages -------------------------------------------------------------------------------

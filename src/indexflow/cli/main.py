@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -14,7 +14,7 @@ from indexflow.cli.common import Json, console, err_console, facade, print_json
 
 if TYPE_CHECKING:
     from indexflow.service import Indexflow
-from indexflow.views import IngestReport
+from indexflow.views import Hit, IngestReport
 from indexflow.views import Progress as IngestProgress
 
 app = typer.Typer(
@@ -126,25 +126,108 @@ def search(
     dataset: Dataset = "default",
     k: Annotated[int, typer.Option("-k", help="number of hits")] = 10,
     profile: Annotated[str | None, typer.Option(help="index profile to search")] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option(help="dense | sparse (BM25) | hybrid; default: hybrid if the profile has BM25"),
+    ] = None,
+    max_per_document: Annotated[
+        int | None, typer.Option(help="at most this many chunks per document (0: no limit)")
+    ] = None,
+    group_by: Annotated[
+        str | None, typer.Option(help="'document': the k best documents with their top chunks")
+    ] = None,
     json_out: Json = False,
 ) -> None:
-    """Semantic search over a dataset's searchable documents."""
+    """Search a dataset's searchable documents (dense, BM25 or hybrid)."""
     with facade() as ix:
-        hits = ix.search(query, dataset=dataset, k=k, profile=profile)
+        common: dict[str, Any] = {
+            "dataset": dataset,
+            "k": k,
+            "profile": profile,
+            "mode": mode,
+            "max_per_document": max_per_document,
+        }
+        if group_by is not None:
+            if group_by != "document":
+                raise typer.BadParameter("--group-by takes 'document'")
+            groups = ix.search(query, group_by="document", **common)
+            if json_out:
+                print_json(groups)
+                return
+            _no_hits(ix, dataset, not groups)
+            for i, g in enumerate(groups, 1):
+                console.print(f"[bold]{i}. {g.score:.3f}[/bold]  {g.document.title or g.document.source}")
+                console.print(f"   [dim]{g.document.source}[/dim]")
+                for h in g.hits:
+                    _print_hit(h, indent="     ")
+            return
+        hits = ix.search(query, **common)
         if json_out:
             print_json(hits)
             return
-        if not hits:
-            known = ix.documents.datasets()
-            listed = ", ".join(known) or "none"
-            hint = "" if dataset in known else f" (no dataset {dataset!r}; datasets: {listed})"
-            console.print(f"no hits{hint}")
+        _no_hits(ix, dataset, not hits)
         for i, h in enumerate(hits, 1):
             title = h.document.title or h.document.source
             console.print(f"[bold]{i}. {h.score:.3f}[/bold]  {title}  [dim]› {h.bundle.title}[/dim]")
-            console.print(f"   [dim]{h.document.source}  chars {h.chunk.char_start}–{h.chunk.char_end}[/dim]")
-            snippet = " ".join(h.text.split())
-            console.print(f"   {snippet[:1200]}{'…' if len(snippet) > 1200 else ''}\n", highlight=False)
+            _print_hit(h)
+
+
+def _no_hits(ix: Indexflow, dataset: str, empty: bool) -> None:
+    if empty:
+        known = ix.documents.datasets()
+        listed = ", ".join(known) or "none"
+        hint = "" if dataset in known else f" (no dataset {dataset!r}; datasets: {listed})"
+        console.print(f"no hits{hint}")
+
+
+def _print_hit(h: Hit, indent: str = "   ") -> None:
+    console.print(f"{indent}[dim]{h.document.source}  chars {h.chunk.char_start}–{h.chunk.char_end}[/dim]")
+    snippet = " ".join(h.text.split())
+    console.print(f"{indent}{snippet[:1200]}{'…' if len(snippet) > 1200 else ''}\n", highlight=False)
+
+
+@app.command("eval")
+def evaluate(
+    queries: Annotated[
+        Path, typer.Argument(help='judged queries: JSONL {"query", "relevant": [source…]} or BEIR')
+    ],
+    dataset: Dataset = "default",
+    profile: Annotated[
+        list[str] | None, typer.Option("--profile", "-p", help="profile to evaluate (repeat to compare)")
+    ] = None,
+    k: Annotated[int, typer.Option("-k", help="cut-off K")] = 10,
+    mode: Annotated[
+        str | None, typer.Option(help="dense | sparse | hybrid (default: each profile's)")
+    ] = None,
+    max_per_document: Annotated[
+        int | None, typer.Option(help="at most this many chunks per document (0: no limit)")
+    ] = None,
+    misses: Annotated[int, typer.Option(help="missed queries to list per profile")] = 10,
+    json_out: Json = False,
+) -> None:
+    """Measure retrieval: hit@1, hit@5, hit@K, MRR@K, nDCG@K, recall@K per profile, and the misses."""
+    with facade() as ix:
+        report = ix.evaluate(
+            queries, dataset=dataset, profiles=profile, k=k, mode=mode, max_per_document=max_per_document
+        )
+        if json_out:
+            print_json(report.table())
+            return
+        names = list(report.profiles[0].metrics)
+        table = Table(
+            "profile", "mode", *names, title=f"{report.queries} queries, dataset {report.dataset!r}"
+        )
+        for row in report.profiles:
+            table.add_row(row.profile, row.mode, *(f"{row.metrics[n]:.3f}" for n in names))
+        console.print(table)
+        for row in report.profiles:
+            if row.misses and misses > 0:
+                console.print(f"\n[bold]{row.profile}[/bold] missed {len(row.misses)} of {report.queries}:")
+                for miss in row.misses[:misses]:
+                    got = ", ".join(miss.got[:3]) or "nothing"
+                    console.print(
+                        f"  {miss.query!r}  wanted {', '.join(miss.relevant[:3])}  got {got}", highlight=False
+                    )
 
 
 @app.command()

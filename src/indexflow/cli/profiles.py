@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.table import Table
 
-from indexflow.cli.common import Json, Wait, emit, facade
-from indexflow.views import ProfileActivation
+from indexflow.cli.common import Json, Wait, console, emit, facade, print_json
+from indexflow.views import GateResult, ProfileActivation
 
 app = typer.Typer(help="Index profiles: encoder, tokenizer, chunking, HNSW.", no_args_is_help=True)
 
@@ -16,6 +18,18 @@ Overlap = Annotated[int | None, typer.Option(help="overlap in tokens")]
 Target = Annotated[int | None, typer.Option(help="bundle budget in tokens")]
 Encoder = Annotated[str | None, typer.Option(help="encoder model id or folder")]
 Dim = Annotated[int | None, typer.Option(help="vector dimension")]
+Lexical = Annotated[
+    bool | None,
+    typer.Option("--lexical/--no-lexical", help="also build a BM25 leg (search defaults to hybrid)"),
+]
+Template = Annotated[
+    str | None,
+    typer.Option(
+        "--context-template",
+        help='header embedded before each chunk, e.g. "{title}\\n{section}" '
+        '(names {title}, {section}, {source}; "" for none)',
+    ),
+]
 
 
 def _params(
@@ -24,9 +38,15 @@ def _params(
     target_bundle_tokens: int | None,
     encoder: str | None,
     dimension: int | None,
+    lexical: bool | None = None,
+    context_template: str | None = None,
 ) -> dict[str, Any]:
     """The profile parameters given on the command line (a new encoder brings its own tokenizer)."""
+    if context_template is not None:
+        context_template = context_template.replace("\\n", "\n")  # "\n" typed in a shell
     return {
+        "lexical": lexical,
+        "context_template": context_template,
         "chunk_size": chunk_size,
         "chunk_overlap": chunk_overlap,
         "target_bundle_tokens": target_bundle_tokens,
@@ -50,6 +70,8 @@ def create(
     target_bundle_tokens: Target = None,
     encoder: Encoder = None,
     dimension: Dim = None,
+    lexical: Lexical = None,
+    context_template: Template = None,
     activate: Annotated[bool, typer.Option(help="activate and build it now")] = False,
     wait: Wait = True,
     json_out: Json = False,
@@ -59,7 +81,9 @@ def create(
         out = ix.profiles.create(
             name,
             activate=activate,
-            **_params(chunk_size, chunk_overlap, target_bundle_tokens, encoder, dimension),
+            **_params(
+                chunk_size, chunk_overlap, target_bundle_tokens, encoder, dimension, lexical, context_template
+            ),
         )
         if wait and isinstance(out, ProfileActivation) and out.plan_ids:
             ix.wait(out.plan_ids)
@@ -75,13 +99,16 @@ def clone(
     target_bundle_tokens: Target = None,
     encoder: Encoder = None,
     dimension: Dim = None,
+    lexical: Lexical = None,
+    context_template: Template = None,
     json_out: Json = False,
 ) -> None:
     """Copy a profile with changes (profiles with plans are immutable: clone to change)."""
     with facade() as ix:
-        out = ix.profiles.clone(
-            source, name, **_params(chunk_size, chunk_overlap, target_bundle_tokens, encoder, dimension)
+        params = _params(
+            chunk_size, chunk_overlap, target_bundle_tokens, encoder, dimension, lexical, context_template
         )
+        out = ix.profiles.clone(source, name, **params)
         emit(out, json_out)
 
 
@@ -99,3 +126,53 @@ def activate(name: str, wait: Wait = True, json_out: Json = False) -> None:
 def deactivate(name: str, json_out: Json = False) -> None:
     with facade() as ix:
         emit(ix.profiles.deactivate(name), json_out)
+
+
+@app.command("default")
+def default(
+    name: Annotated[str | None, typer.Argument(help="profile to make the default (omit: show it)")] = None,
+    gate: Annotated[
+        Path | None,
+        typer.Option(help="judged queries (JSONL or BEIR): switch only if the candidate is no worse"),
+    ] = None,
+    margin: Annotated[float, typer.Option(help="how much worse any of hit@K, MRR@K, nDCG@K may be")] = 0.01,
+    k: Annotated[int, typer.Option("-k", help="cut-off K of the gate's figures")] = 10,
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="dataset the gate searches")] = "default",
+    timeout: Annotated[float | None, typer.Option(help="seconds to wait for the candidate's plans")] = None,
+    json_out: Json = False,
+) -> None:
+    """Show or set the profile search uses when none is named; --gate evaluates before switching."""
+    with facade() as ix:
+        if name is None:
+            current = ix.profiles.default()
+            if current is None:
+                raise typer.BadParameter("no profile yet: ingest documents first")
+            emit(current, json_out)
+            return
+        result = ix.switch_default(name, gate=gate, margin=margin, k=k, dataset=dataset, timeout=timeout)
+        if json_out:
+            print_json(result)
+        else:
+            _print_gate(result)
+        if not result.switched and result.worse:
+            raise typer.Exit(1)
+
+
+def _print_gate(result: GateResult) -> None:
+    if result.previous_metrics is not None:
+        names = list(result.candidate_metrics)
+        table = Table("profile", *names)
+        table.add_row(
+            f"{result.candidate} (candidate)", *(f"{result.candidate_metrics[n]:.3f}" for n in names)
+        )
+        table.add_row(f"{result.previous} (current)", *(f"{result.previous_metrics[n]:.3f}" for n in names))
+        console.print(table)
+    if result.switched:
+        console.print(f"search now uses profile {result.default!r}")
+    elif result.worse:
+        console.print(
+            f"kept {result.default!r}: {result.candidate!r} is worse by more than {result.margin} on "
+            + ", ".join(result.worse)
+        )
+    else:
+        console.print(f"{result.default!r} already is the default")

@@ -157,7 +157,17 @@ class Component(Base):
 
 class IndexProfile(Base):
     __tablename__ = "index_profiles"
-    __table_args__ = ({"sqlite_autoincrement": True},)
+    __table_args__ = (
+        # At most one profile is the one search uses when none is named.
+        Index(
+            "uq_profiles_one_default",
+            "is_default",
+            unique=True,
+            sqlite_where=sa_text("is_default"),
+            postgresql_where=sa_text("is_default"),
+        ),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(PROFILE_NAME_MAX), unique=True)
@@ -171,7 +181,11 @@ class IndexProfile(Base):
     target_bundle_tokens: Mapped[int] = mapped_column(Integer)
     hnsw_m: Mapped[int] = mapped_column(Integer, default=16)
     hnsw_ef_construct: Mapped[int] = mapped_column(Integer, default=100)
+    # Retrieval options (immutable once the profile has plans, like every parameter above).
+    lexical: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_text("false"))
+    context_template: Mapped[str | None] = mapped_column(Text, default=None)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_text("true"))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_text("false"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     @property
@@ -242,6 +256,8 @@ class Bundle(Base):
     paths: Mapped[list[str]] = mapped_column(JSON)
     text: Mapped[str] = mapped_column(Text)
     token_count: Mapped[int] = mapped_column(Integer)
+    # The profile's context header rendered for this bundle: embedded in front of each chunk.
+    context: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class Chunk(Base):

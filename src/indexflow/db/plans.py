@@ -157,6 +157,7 @@ class NewBundle:
     paths: list[str]
     text: str
     token_count: int
+    context: str | None = None
 
 
 @dataclass(slots=True)
@@ -188,6 +189,7 @@ def replace_bundles(
             "paths": b.paths,
             "text": b.text,
             "token_count": b.token_count,
+            "context": b.context,
         }
         for b in bundles
     ]
@@ -248,6 +250,16 @@ def chunks_to_embed(s: Session, plan_id: int, chunk_ids: Sequence[int]) -> list[
             .order_by(Chunk.seq)
         )
     )
+
+
+def bundle_contexts(s: Session, bundle_ids: Sequence[int]) -> dict[int, str]:
+    """Bundle id -> its context header, for the bundles that have one."""
+    if not bundle_ids:
+        return {}
+    rows = s.execute(
+        select(Bundle.id, Bundle.context).where(Bundle.id.in_(set(bundle_ids)), Bundle.context.is_not(None))
+    ).all()
+    return {int(bid): str(ctx) for bid, ctx in rows}
 
 
 def mark_embedded(s: Session, chunk_ids: Sequence[int]) -> None:

@@ -24,7 +24,14 @@ PROFILE_FIELDS = (
     "target_bundle_tokens",
     "hnsw_m",
     "hnsw_ef_construct",
+    "lexical",
+    "context_template",
 )
+
+CONTEXT_FIELDS = ("title", "section", "source")
+"""What a ``context_template`` may name: ``{title}`` (the document's title, else its file name),
+``{section}`` (the bundle's heading path, "Install / Linux") and ``{source}``."""
+CONTEXT_TEMPLATE_MAX = 500
 
 
 # all-MiniLM-L6-v2: 384-d, 256 tokens incl. [CLS]/[SEP]. 200-token windows with 40 overlap leave
@@ -40,6 +47,8 @@ DEFAULT_PROFILE: dict[str, Any] = {
     "target_bundle_tokens": 512,
     "hnsw_m": 16,
     "hnsw_ef_construct": 100,
+    "lexical": False,
+    "context_template": None,
 }
 
 
@@ -97,10 +106,35 @@ def update(s: Session, profile: IndexProfile, **fields: Any) -> IndexProfile:
     return profile
 
 
+def search_default(s: Session, fallback: str) -> IndexProfile | None:
+    """The profile search uses when none is named: the one marked default (``profiles
+    default``), else the profile called ``fallback`` (the ``default_profile`` setting), else the
+    first active one."""
+    marked = s.scalar(select(IndexProfile).where(IndexProfile.is_default))
+    if marked is not None:
+        return marked
+    named = find_by_name(s, fallback)
+    if named is not None:
+        return named
+    first = active(s)
+    return first[0] if first else None
+
+
+def set_default(s: Session, profile: IndexProfile) -> IndexProfile | None:
+    """Mark ``profile`` as the one search uses; returns the profile that was marked before."""
+    before = s.scalar(select(IndexProfile).where(IndexProfile.is_default).with_for_update())
+    if before is not None and before.id != profile.id:
+        before.is_default = False
+        s.flush()  # the partial unique index allows one marked row at a time
+    profile.is_default = True
+    profile.is_active = True
+    return before
+
 
 def delete(s: Session, name: str) -> None:
     """Delete a profile (its plans must be gone first: a purge deletes them)."""
     s.execute(sql_delete(IndexProfile).where(IndexProfile.name == name))
+
 
 def validate(fields: dict[str, Any]) -> None:
     chunk_size = fields.get("chunk_size")
@@ -121,6 +155,33 @@ def validate(fields: dict[str, Any]) -> None:
     target = fields.get("target_bundle_tokens")
     if target is not None and target < 1:
         raise InvalidRequest("target_bundle_tokens must be positive")
+    template = fields.get("context_template")
+    if template is not None:
+        check_context_template(template)
+
+
+def check_context_template(template: str) -> None:
+    """Refuse a template that names anything but ``CONTEXT_FIELDS`` or cannot be rendered."""
+    import string
+
+    if not isinstance(template, str) or not template.strip():
+        raise InvalidRequest("context_template must be a non-empty string (or null for none)")
+    if len(template) > CONTEXT_TEMPLATE_MAX:
+        raise InvalidRequest(f"context_template is longer than {CONTEXT_TEMPLATE_MAX} characters")
+    try:
+        names = [f for _, f, spec, conv in string.Formatter().parse(template) if f is not None]
+        template.format(**dict.fromkeys(CONTEXT_FIELDS, ""))
+    except (ValueError, KeyError, IndexError, AttributeError) as exc:
+        raise InvalidRequest(
+            f"context_template {template!r} is not valid: {exc}; it may use "
+            + ", ".join("{" + f + "}" for f in CONTEXT_FIELDS)
+        ) from exc
+    unknown = [n for n in names if n not in CONTEXT_FIELDS]
+    if unknown:
+        raise InvalidRequest(
+            f"context_template names {unknown[0]!r}; it may use "
+            + ", ".join("{" + f + "}" for f in CONTEXT_FIELDS)
+        )
 
 
 def ensure_default_profile(s: Session, name: str = "default") -> IndexProfile | None:

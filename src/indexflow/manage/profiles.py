@@ -55,6 +55,8 @@ class Profiles:
             given.setdefault("max_tokens", encoder.max_tokens)
             given.setdefault("chunk_size", min(DEFAULT_PROFILE["chunk_size"], encoder.max_tokens - 2))
         fields = DEFAULT_PROFILE | given
+        if not fields.get("context_template"):
+            fields["context_template"] = None  # "" (say, to clone without headers) means none
         with self._ctx.write() as s:
             ensure_default_profile(s, self._ctx.settings.default_profile)
             view = ProfileView.of(profiles_repo.create(s, name, **fields, is_active=False))
@@ -91,6 +93,20 @@ class Profiles:
             view = ProfileView.of(profile)
         ctx.send(applied)
         return ProfileActivation(**view.model_dump(), plans_enqueued=len(plan_ids), plan_ids=plan_ids)
+
+    def default(self) -> ProfileView | None:
+        """The profile search uses when none is named (None before the first ingest)."""
+        with self._ctx.read() as s:
+            found = profiles_repo.search_default(s, self._ctx.settings.default_profile)
+            return ProfileView.of(found) if found is not None else None
+
+    def set_default(self, name: str) -> ProfileView:
+        """Make ``name`` the profile search uses when none is named (it is activated too, so
+        new documents get its plans). Use ``Indexflow.switch_default`` to gate it on quality."""
+        with self._ctx.write() as s:
+            profile = profiles_repo.get_by_name(s, name)
+            profiles_repo.set_default(s, profile)
+            return ProfileView.of(profile)
 
     def deactivate(self, name: str) -> ProfileView:
         """New documents stop getting plans of this profile; its existing index still answers.

@@ -81,11 +81,37 @@ def shorten(text: str, limit: int = LABEL_MAX_CHARS) -> str:
 
 
 def clean_title(title: Any) -> str | None:
-    """A title fit for ``ParsedDocument.title``, or None when it is empty."""
+    """A title fit for ``ParsedDocument.title``, or None when it is empty (glyphs dropped)."""
     if not isinstance(title, str):
         return None
-    title = shorten(clean_text(title), TITLE_MAX_CHARS)
+    title = shorten(clean_heading(clean_text(title)), TITLE_MAX_CHARS)
     return title or None
+
+
+# Header-link anchors and navigation glyphs that documentation generators put next to a
+# heading: Sphinx/MkDocs "¶", "#", link emoji, anchor signs, zero-width and bidi marks.
+# "#" only when a space sets it apart ("# Intro", "Intro #"), so "Learn C#" keeps its own.
+_GLYPHS = "¶🔗⚓∞⁋❡⇗↗🔖\u200b\u200c\u200d\u2060\ufeff\u200e\u200f"
+_EDGE_GLYPHS = re.compile(rf"^(?:[\s{_GLYPHS}]|#+(?=\s))+|(?:[\s{_GLYPHS}]|(?<=\s)#+)+$")
+# Pandoc/kramdown heading attributes: "Install {#install .unnumbered}".
+_ATTRIBUTES = re.compile(r"\s*\{[#.][^{}]*\}\s*$")
+
+
+def is_glyphs(text: str) -> bool:
+    """True when ``text`` holds nothing but header-link glyphs, "#" and whitespace."""
+    return not re.sub(rf"[\s#{_GLYPHS}]+", "", text)
+
+
+def clean_heading(text: str) -> str:
+    """A heading or title without header-link glyphs at its ends or a trailing ``{#id}``.
+
+    ``"Annotations Best Practices¶"`` → ``"Annotations Best Practices"``; "#" goes only when
+    a space sets it apart ("# Intro"), so "Learn C#" keeps it.
+    """
+    text = _ATTRIBUTES.sub("", text)
+    stripped = _EDGE_GLYPHS.sub("", text)
+    # "#" alone is a heading about "#": keep a heading that would become empty.
+    return stripped if stripped else text.strip()
 
 
 class _Node:

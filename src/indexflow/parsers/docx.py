@@ -42,9 +42,7 @@ _P, _TBL, _SDT, _SDT_CONTENT, _CUSTOM_XML = (
 # hold text (only w:t and w:noBreakHyphen survive Paragraph.text.strip(); tabs and breaks are
 # whitespace), tables, and content controls to enter. Selected by lxml's XPath, so a million
 # empty paragraphs cost no Python object each.
-_WALKED = (
-    "./w:p[.//w:t or .//w:noBreakHyphen] | ./w:tbl | ./w:sdt | ./w:customXml | ./w:sdtContent"
-)
+_WALKED = "./w:p[.//w:t or .//w:noBreakHyphen] | ./w:tbl | ./w:sdt | ./w:customXml | ./w:sdtContent"
 
 
 def check_zip(data: bytes, name: str, max_bytes: int | None = None) -> None:

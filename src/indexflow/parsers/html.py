@@ -9,7 +9,15 @@ from typing import Any
 
 from indexflow.domain.components import ParsedDocument
 from indexflow.errors import ParseError
-from indexflow.parsers.base import Limits, TreeBuilder, clean_title, collapse_ws, display_name
+from indexflow.parsers.base import (
+    Limits,
+    TreeBuilder,
+    clean_heading,
+    clean_title,
+    collapse_ws,
+    display_name,
+    is_glyphs,
+)
 from indexflow.parsers.detect import Sniffed, decode_text
 
 # Never content: code, styling, navigation chrome, forms and embedded media.
@@ -126,10 +134,29 @@ def parse(
     except Exception as exc:
         raise ParseError(f"{display_name(filename)}: could not parse HTML: {exc}") from exc
     builder = TreeBuilder("html", limits or Limits(), filename)
-    first_h1 = _Walker(builder, soup).walk(soup)
+    first_h1 = _Walker(builder, soup).walk(main_content(soup))
     title_tag = soup.find("title")
     title = clean_title(title_tag.get_text(" ")) if title_tag is not None else None
     return builder.finish(title=title or clean_title(first_h1))
+
+
+def main_content(soup: Any) -> Any:
+    """The page's one ``<main>`` (or ``role="main"``) element when it holds most of the text,
+    else the whole page.
+
+    Documentation sites put the article in ``<main>`` and their chrome around it: menu bars
+    with the site's name as an ``<h1>``, keyboard-help pop-ups, "edit this page" and
+    previous/next links (mdBook, Sphinx themes, MkDocs, Docusaurus). A page whose ``<main>``
+    holds under a third of its text (or that has several) is read whole.
+    """
+    mains = soup.find_all("main", limit=2)
+    if not mains:
+        mains = soup.find_all(attrs={"role": "main"}, limit=2)
+    if len(mains) != 1:
+        return soup
+    inside = len(visible_text(mains[0]).split())
+    body = soup.body or soup
+    return mains[0] if inside >= 20 and inside * 3 >= len(visible_text(body).split()) else soup
 
 
 class _Below:
@@ -212,7 +239,7 @@ class _Walker:
             return True  # inline markup: its text joins the current paragraph
         self.flush()
         if name in HEADINGS:
-            self.heading(HEADINGS[name], collapse_ws(visible_text(tag)))
+            self.heading(HEADINGS[name], clean_heading(collapse_ws(visible_text(tag))))
             return False
         if name == "pre":
             self.b.add(self.parent(), "code", visible_text(tag).strip("\n").rstrip())
@@ -303,6 +330,17 @@ def is_hidden(tag: Any, name: str) -> bool:
     return str(attrs.get("role", "")).lower() in DROP_ROLES
 
 
+def is_header_link(tag: Any, name: str) -> bool:
+    """A heading's permalink: an ``<a>`` to ``#…`` (Sphinx/MkDocs "headerlink", Docusaurus
+    "hash-link", VuePress "header-anchor", GitHub "anchor") whose text is only glyphs.
+
+    A link that wraps the heading's words (mdBook's ``<a class="header">Title</a>``) is kept.
+    """
+    if name != "a":
+        return False
+    return str(tag.get("href") or "").startswith("#") and is_glyphs(tag.get_text())
+
+
 def visible_text(tag: Any) -> str:
     """Text of ``tag`` without hidden descendants (a heading's "copy link" button, say).
 
@@ -316,7 +354,7 @@ def visible_text(tag: Any) -> str:
         node = stack.pop()
         if isinstance(node, Tag):
             name = (node.name or "").lower()
-            if node is not tag and is_hidden(node, name):
+            if node is not tag and (is_hidden(node, name) or is_header_link(node, name)):
                 continue
             if name == "br" or name in BLOCKS or name in HEADINGS:
                 parts.append("\n")

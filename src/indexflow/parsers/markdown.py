@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from indexflow.domain.components import ParsedDocument
-from indexflow.parsers.base import Limits, TreeBuilder, clean_title, collapse_ws
+from indexflow.parsers.base import Limits, TreeBuilder, clean_heading, clean_title, collapse_ws
 from indexflow.parsers.detect import Sniffed, decode_text
 from indexflow.parsers.text import normalize_newlines, split_paragraphs
 
@@ -186,7 +186,7 @@ def _build(tokens: list[Any], builder: TreeBuilder) -> list[tuple[int, str]]:
         token = tokens[i]
         kind = token.type
         if kind == "heading_open":
-            text = inline_text(tokens[i + 1])
+            text = clean_heading(inline_text(tokens[i + 1]))
             level = int(token.tag[1:])
             headings.append((level, text))
             if containers:  # "> # Title" inside a quote or list: text, not a section

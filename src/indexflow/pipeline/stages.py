@@ -21,7 +21,8 @@ from indexflow.db.models import ChunkStatus, PlanStatus, utcnow
 from indexflow.db.session import transaction
 from indexflow.db.units import Claim
 from indexflow.domain.chunker import bundle_and_split
-from indexflow.domain.ids import point_id
+from indexflow.domain.context import ContextHeaders, embedded_text
+from indexflow.domain.ids import basename, point_id
 from indexflow.errors import DimensionMismatch, NotFound
 from indexflow.pipeline import machine
 from indexflow.pipeline.machine import Applied
@@ -104,10 +105,18 @@ def bundle_plan(rt: Runtime, claim: Claim) -> Applied:
         profile = plan.profile
         profile_id = profile.id
         target, size, overlap = profile.target_bundle_tokens, profile.chunk_size, profile.chunk_overlap
+        template, max_tokens = profile.context_template, profile.max_tokens
         tokenizer = rt.tokenizer(profile)
+        doc = docs_repo.get_document(s, plan.document_id)
+        version = docs_repo.get_version(s, plan.version_id)
+        doc_title, doc_source = version.title or doc.title or basename(doc.source), doc.source
 
     from indexflow.encoders.tokenizer import joins_at_whitespace
 
+    headers: ContextHeaders | None = None
+    if template:
+        headers = ContextHeaders.build(components, template, doc_title, doc_source, tokenizer, max_tokens)
+        size, overlap = headers.fit(size, overlap)
     # One tokenization: component texts are counted for bundling, and (for tokenizers that
     # never look across whitespace) each bundle is cut from its members' encodings.
     cut = bundle_and_split(
@@ -115,7 +124,15 @@ def bundle_plan(rt: Runtime, claim: Claim) -> Applied:
     )
     bundles, per_bundle = cut.bundles, cut.chunks
     new_bundles = [
-        plans_repo.NewBundle(b.seq, b.title, list(b.component_ids), list(b.paths), b.text, b.token_count)
+        plans_repo.NewBundle(
+            b.seq,
+            b.title,
+            list(b.component_ids),
+            list(b.paths),
+            b.text,
+            b.token_count,
+            headers.for_bundle(b.component_ids) if headers is not None else None,
+        )
         for b in bundles
     ]
     new_chunks: list[plans_repo.NewChunk] = []
@@ -159,7 +176,13 @@ def embed_batch(rt: Runtime, claim: Claim) -> Applied:
         profile = plan.profile
         doc = docs_repo.get_document(s, plan.document_id)
         chunks = plans_repo.chunks_to_embed(s, plan_id, chunk_ids) if chunk_ids else []
-        rows = [(c.id, c.text, c.point_id, c.enabled) for c in chunks]
+        contexts = (
+            plans_repo.bundle_contexts(s, [c.bundle_id for c in chunks]) if profile.context_template else {}
+        )
+        # The encoder (and the BM25 leg) see the bundle's context header before the chunk text.
+        rows = [
+            (c.id, embedded_text(contexts.get(c.bundle_id), c.text), c.point_id, c.enabled) for c in chunks
+        ]
         # Only what the store filters on: search reads texts, spans and titles from the database.
         base_payload: dict[str, Any] = {
             "plan_id": plan.id,
@@ -186,8 +209,9 @@ def embed_batch(rt: Runtime, claim: Claim) -> Applied:
                 id=pid,
                 vector=vec,
                 payload=base_payload | {"chunk_id": cid, "enabled": enabled},
+                text=text,
             )
-            for (cid, _text, pid, enabled), vec in zip(rows, vectors, strict=True)
+            for (cid, text, pid, enabled), vec in zip(rows, vectors, strict=True)
         ]
     # PGVector in the state database: vectors and chunk status commit in one transaction.
     joined = rt.joined_store

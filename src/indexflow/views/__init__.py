@@ -16,11 +16,20 @@ from indexflow.views.documents import (
     IngestReport,
     Registered,
 )
+from indexflow.views.evaluation import EvalMiss, EvalReport, GateResult, ProfileScores
 from indexflow.views.keys import ROLES, CreatedKey, KeyView, Principal
 from indexflow.views.maintenance import Health, PurgeReport, ReconcileReport, WorkerView
 from indexflow.views.plans import PlanChanges, PlanView, Progress, document_status, retrying
 from indexflow.views.profiles import ProfileActivation, ProfileList, ProfileView
-from indexflow.views.search import Hit, HitBundle, HitChunk, HitDocument, SearchResponse
+from indexflow.views.search import (
+    DocumentGroup,
+    DocumentSearchResponse,
+    Hit,
+    HitBundle,
+    HitChunk,
+    HitDocument,
+    SearchResponse,
+)
 
 __all__ = [
     "ROLES",
@@ -29,10 +38,15 @@ __all__ = [
     "ChunkToggle",
     "ChunkView",
     "CreatedKey",
+    "DocumentGroup",
     "DocumentList",
     "DocumentRemoval",
     "DocumentReport",
+    "DocumentSearchResponse",
     "DocumentView",
+    "EvalMiss",
+    "EvalReport",
+    "GateResult",
     "Health",
     "Hit",
     "HitBundle",
@@ -45,6 +59,7 @@ __all__ = [
     "Principal",
     "ProfileActivation",
     "ProfileList",
+    "ProfileScores",
     "ProfileView",
     "Progress",
     "PurgeReport",

@@ -25,6 +25,12 @@ class ProfileView(View):
     target_bundle_tokens: int
     hnsw_m: int
     hnsw_ef_construct: int
+    lexical: bool = False
+    """The collection also holds a BM25 leg: search defaults to hybrid (dense + BM25, RRF)."""
+    context_template: str | None = None
+    """Header of title and section path embedded in front of each chunk (None: none)."""
+    is_default: bool = False
+    """The profile search uses when none is named (``profiles default``)."""
 
     @classmethod
     def of(cls, p: IndexProfile) -> ProfileView:
@@ -43,6 +49,9 @@ class ProfileView(View):
             target_bundle_tokens=p.target_bundle_tokens,
             hnsw_m=p.hnsw_m,
             hnsw_ef_construct=p.hnsw_ef_construct,
+            lexical=bool(p.lexical),
+            context_template=p.context_template,
+            is_default=bool(p.is_default),
         )
 
 

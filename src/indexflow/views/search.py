@@ -39,5 +39,18 @@ class Hit(View):
     plan_id: int
 
 
+class DocumentGroup(View):
+    """One document of a ``group_by="document"`` search: its best chunk's score and its top
+    chunks (best first) as evidence."""
+
+    score: float
+    document: HitDocument
+    hits: list[Hit]
+
+
 class SearchResponse(View):
     hits: list[Hit]
+
+
+class DocumentSearchResponse(View):
+    documents: list[DocumentGroup]
