@@ -44,15 +44,21 @@ PROFILES: dict[str, dict[str, Any]] = {
     "w200": {"chunk_size": 200, "chunk_overlap": 40, "target_bundle_tokens": 512},
     "w254": {"chunk_size": 254, "chunk_overlap": 32, "target_bundle_tokens": 512},
     "b254": {"chunk_size": 254, "chunk_overlap": 32, "target_bundle_tokens": 254},
-    "ctx": {"chunk_size": 254, "chunk_overlap": 32, "target_bundle_tokens": 512,
-            "context_template": "{title}\n{section}"},
+    "ctx": {
+        "chunk_size": 254,
+        "chunk_overlap": 32,
+        "target_bundle_tokens": 512,
+        "context_template": "{title}\n{section}",
+    },
     "bm25": {"chunk_size": 254, "chunk_overlap": 32, "target_bundle_tokens": 512, "lexical": True},
 }
 CAPS = (0, 1, 2, 3)
 
 
 def build_sets(out: Path) -> None:
-    subprocess.run([sys.executable, str(ROOT / "bench" / "evalsets.py"), "build", "--out", str(out)], check=True)
+    subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "evalsets.py"), "build", "--out", str(out)], check=True
+    )
 
 
 def naive_rows(corpus: Path, queries: list[EvalQuery]) -> dict[str, dict[str, float]]:
@@ -119,19 +125,25 @@ def indexflow_rows(
             t0 = time.perf_counter()
             report = ix.ingest(str(corpus), dataset="bench", profiles=["default", *extra])
             failed = [d for d in report.documents if d.status == "FAILED"]
-            print(f"  ingested {len(report.documents)} documents under {len(extra) + 1} profiles in "
-                  f"{time.perf_counter() - t0:.0f} s ({len(failed)} failed)", flush=True)
+            print(
+                f"  ingested {len(report.documents)} documents under {len(extra) + 1} profiles in "
+                f"{time.perf_counter() - t0:.0f} s ({len(failed)} failed)",
+                flush=True,
+            )
             for name in profiles:
                 view = ix.profiles.get(name)
                 chunks = sum(p.chunk_count or 0 for p in ix.plans.list(dataset="bench") if p.profile == name)
                 modes = ["hybrid", "sparse"] if view.lexical else ["dense"]
                 for mode in modes:
                     for cap in CAPS:
-                        r = ix.evaluate(queries, dataset="bench", profiles=[name], k=K, mode=mode,
-                                        max_per_document=cap)
-                        label = (f"indexflow {name} ({view.chunk_size}/{view.chunk_overlap}/"
-                                 f"{view.target_bundle_tokens}, {chunks} chunks) {mode}, "
-                                 + (f"≤{cap} per doc" if cap else "no cap"))
+                        r = ix.evaluate(
+                            queries, dataset="bench", profiles=[name], k=K, mode=mode, max_per_document=cap
+                        )
+                        label = (
+                            f"indexflow {name} ({view.chunk_size}/{view.chunk_overlap}/"
+                            f"{view.target_bundle_tokens}, {chunks} chunks) {mode}, "
+                            + (f"≤{cap} per doc" if cap else "no cap")
+                        )
                         rows[label] = r.profiles[0].metrics
         finally:
             ix.close()

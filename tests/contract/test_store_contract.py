@@ -7,6 +7,7 @@ persistence test can close and reopen).
 
 from __future__ import annotations
 
+import itertools
 import re
 import subprocess
 import sys
@@ -21,7 +22,7 @@ import numpy as np
 import psycopg
 import pytest
 
-from indexflow.errors import DimensionMismatch, NotFound, StoreUnavailable
+from indexflow.errors import DimensionMismatch, InvalidRequest, NotFound, StoreUnavailable
 from indexflow.stores.base import CollectionSpec, SearchFilter, StoreHit, VectorPoint, VectorStore
 
 DIM = 8
@@ -48,11 +49,13 @@ def point(
     doc: int = 10,
     ds: int = 100,
     enabled: bool | None = None,
+    text: str | None = None,
 ) -> VectorPoint:
     payload = {"plan_id": plan, "chunk_id": n, "document_id": doc, "dataset_id": ds, "text": f"chunk {n}"}
     if enabled is not None:
         payload["enabled"] = enabled
-    return VectorPoint(id=pid(n), vector=vector if vector is not None else unit(n), payload=payload)
+    vector = vector if vector is not None else unit(n)
+    return VectorPoint(id=pid(n), vector=vector, payload=payload, text=text)
 
 
 def ids(hits: Iterable[StoreHit]) -> set[str]:
@@ -77,9 +80,11 @@ class StoreContract:
         """Create uniquely named collections; all are dropped at teardown."""
         made: list[str] = []
 
-        def make(dimension: int = DIM, distance: str = "cosine") -> str:
+        def make(dimension: int = DIM, distance: str = "cosine", lexical: bool = False) -> str:
             name = f"ct_{uuid.uuid4().hex[:12]}"
-            store.ensure_collection(CollectionSpec(name, dimension, distance, hnsw_m=8, hnsw_ef_construct=32))
+            store.ensure_collection(
+                CollectionSpec(name, dimension, distance, hnsw_m=8, hnsw_ef_construct=32, lexical=lexical)
+            )
             made.append(name)
             return name
 
@@ -244,13 +249,17 @@ class StoreContract:
         assert ids(store.search(name, unit(0), 10, flt)) == {pid(n) for n in expected}
         assert store.count(name, flt) == len(expected)
 
+    @pytest.mark.parametrize("lexical", [False, True], ids=["dense", "with-lexical"])
     @pytest.mark.parametrize("distance", ["cosine", "dot", "euclid"])
     def test_search_is_best_first_with_similarity_scores(
-        self, store: VectorStore, make_collection: MakeCollection, distance: str
+        self, store: VectorStore, make_collection: MakeCollection, distance: str, lexical: bool
     ):
-        name = make_collection(distance=distance)
+        # A lexical leg must not change the dense leg: same hits, same scores, some points
+        # with text and some without.
+        name = make_collection(distance=distance, lexical=lexical)
         vectors = np.random.default_rng(3).standard_normal((40, DIM)).astype(np.float32)
-        store.upsert(name, [point(i, vectors[i]) for i in range(40)])
+        texts = [f"word{i % 7} shared text" if i % 3 else None for i in range(40)]
+        store.upsert(name, [point(i, vectors[i], text=texts[i]) for i in range(40)])
         query = vectors[5] + 0.05
         hits = store.search(name, query.tolist(), 7)
         assert len(hits) == 7
@@ -312,6 +321,235 @@ class StoreContract:
             t.join()
         assert errors == []
         assert store.count(name) == 600
+
+    # -- the lexical (BM25) leg -----------------------------------------------------------------
+
+    # Whether the adapter scores with the shared analyzer (``stores/lexical.py``) and Qdrant's
+    # BM25 IDF, so that its scores can be checked against the formula.
+    shared_analyzer = True
+
+    def test_lexical_matching_points_rank_above_the_others(
+        self, store: VectorStore, make_collection: MakeCollection
+    ):
+        name = make_collection(lexical=True)
+        store.upsert(
+            name,
+            [
+                point(1, text="the giraffe eats leaves from tall trees"),
+                point(2, text="a giraffe and an elephant walk across the savanna"),
+                point(3, text="stock markets closed higher on friday"),
+                point(4, text="the elephant remembers"),
+                point(5, text=None),
+                point(6, text="rain is expected over the weekend"),
+            ],
+        )
+        hits = store.search_lexical(name, "giraffe elephant", 10)
+        # Only points sharing a term come back; the one with both terms first.
+        assert [h.id for h in hits][:1] == [pid(2)]
+        assert ids(hits) == {pid(1), pid(2), pid(4)}
+        assert all(a.score >= b.score for a, b in itertools.pairwise(hits))
+        assert all(h.score > 0 for h in hits)
+        assert hits[0].payload["chunk_id"] == 2 and "giraffe" not in str(hits[0].payload)
+        # Stemming: "giraffes" finds "giraffe"; no match gives nothing.
+        assert ids(store.search_lexical(name, "Giraffes", 10)) == {pid(1), pid(2)}
+        assert store.search_lexical(name, "volcano", 10) == []
+        # The limit holds.
+        assert len(store.search_lexical(name, "giraffe elephant", 2)) == 2
+        assert store.search_lexical(name, "giraffe", 0) == []
+
+    def test_lexical_rare_term_outranks_common_term(
+        self, store: VectorStore, make_collection: MakeCollection
+    ):
+        name = make_collection(lexical=True)
+        # Equal lengths, one term each from the query: only the IDF tells them apart.
+        common = [point(i, text=f"common filler{i}") for i in range(1, 7)]
+        store.upsert(name, [*common, point(7, text="rare filler7"), point(8, text="unrelated filler8")])
+        hits = store.search_lexical(name, "common rare", 10)
+        assert hits[0].id == pid(7)
+        assert hits[0].score > hits[1].score
+        assert ids(hits) == {pid(i) for i in range(1, 8)}
+
+    def test_lexical_scores_are_bm25_with_idf(self, store: VectorStore, make_collection: MakeCollection):
+        if not self.shared_analyzer:
+            pytest.skip("this adapter ranks with its own analyzer")
+        from indexflow.stores import lexical
+
+        name = make_collection(lexical=True)
+        texts = {
+            1: "solar panels convert sunlight into electricity",
+            2: "wind turbines convert wind into electricity on windy days",
+            3: "electricity prices rose",
+            4: "the cat sat on the mat",
+            5: "",
+        }
+        store.upsert(name, [point(n, text=t) for n, t in texts.items()])
+        terms = {n: dict(zip(*lexical.document_terms(t), strict=True)) for n, t in texts.items()}
+        indexed = [t for t in terms.values() if t]  # points without a term are outside the leg
+        query = dict(zip(*lexical.query_terms("electricity from wind"), strict=True))
+        expected = {}
+        for n, doc in terms.items():
+            shared = [q for q in query if q in doc]
+            if shared:
+                expected[pid(n)] = sum(
+                    query[q] * lexical.idf(len(indexed), sum(q in t for t in indexed)) * doc[q]
+                    for q in shared
+                )
+        hits = store.search_lexical(name, "electricity from wind", 10)
+        assert {h.id: h.score for h in hits} == pytest.approx(expected, rel=1e-4)
+        assert hits[0].id == pid(2)
+
+    @pytest.mark.parametrize(
+        ("flt", "expected"),
+        [
+            (None, {1, 2, 3, 4, 5}),
+            (SearchFilter(), {1, 2, 3, 5}),
+            (SearchFilter(dataset_ids=(100,)), {1, 2}),
+            (SearchFilter(dataset_ids=(200, 300)), {3, 5}),
+            (SearchFilter(document_ids=(20,)), {3}),
+            (SearchFilter(document_ids=(20,), only_enabled=False), {3, 4}),
+            (SearchFilter(plan_ids=(1, 3)), {1, 3}),
+            (SearchFilter(dataset_ids=(100,), plan_ids=(2,)), {2}),
+            (SearchFilter(dataset_ids=()), set()),
+        ],
+        ids=["none", "enabled", "dataset", "datasets", "document", "document-all", "plans", "and", "empty"],
+    )
+    def test_filters_restrict_lexical_search(
+        self,
+        store: VectorStore,
+        make_collection: MakeCollection,
+        flt: SearchFilter | None,
+        expected: set[int],
+    ):
+        name = make_collection(lexical=True)
+        store.upsert(
+            name,
+            [
+                point(1, plan=1, doc=10, ds=100, text="harbour lighthouse one"),
+                point(2, plan=2, doc=10, ds=100, text="harbour lighthouse two"),
+                point(3, plan=3, doc=20, ds=200, text="harbour lighthouse three"),
+                point(4, plan=3, doc=20, ds=200, enabled=False, text="harbour lighthouse four"),
+                point(5, plan=4, doc=30, ds=300, enabled=True, text="harbour lighthouse five"),
+                point(6, plan=1, doc=10, ds=100, text="nothing in common"),
+            ],
+        )
+        assert ids(store.search_lexical(name, "lighthouse", 10, flt)) == {pid(n) for n in expected}
+
+    def test_set_enabled_hides_a_point_from_lexical_search(
+        self, store: VectorStore, make_collection: MakeCollection
+    ):
+        name = make_collection(lexical=True)
+        store.upsert(name, [point(i, text=f"meadow flower {i}") for i in range(4)])
+        store.set_enabled(name, [pid(1)], False)
+        assert ids(store.search_lexical(name, "meadow", 10, SearchFilter())) == {pid(0), pid(2), pid(3)}
+        assert pid(1) in ids(store.search_lexical(name, "meadow", 10, SearchFilter(only_enabled=False)))
+        store.set_enabled(name, [pid(1)], True)
+        assert pid(1) in ids(store.search_lexical(name, "meadow", 10, SearchFilter()))
+
+    def test_deletes_remove_points_from_lexical_search(
+        self, store: VectorStore, make_collection: MakeCollection
+    ):
+        name = make_collection(lexical=True)
+        store.upsert(
+            name,
+            [point(i, plan=1 + i % 2, doc=10 + i // 4, text=f"glacier valley {i}") for i in range(12)],
+        )
+        store.delete_by_plan(name, 1)  # the even ones
+        assert ids(store.search_lexical(name, "glacier", 20)) == {pid(i) for i in range(1, 12, 2)}
+        store.delete_by_document(name, 10)  # 0..3
+        assert ids(store.search_lexical(name, "glacier", 20)) == {pid(i) for i in (5, 7, 9, 11)}
+        store.delete_points(name, [pid(5), pid(9), pid(99)])
+        assert ids(store.search_lexical(name, "glacier valley", 20)) == {pid(7), pid(11)}
+        assert store.count(name) == 2
+
+    def test_overwrite_replaces_the_indexed_text(self, store: VectorStore, make_collection: MakeCollection):
+        name = make_collection(lexical=True)
+        store.upsert(name, [point(1, text="orchard apples"), point(2, text="orchard pears")])
+        store.upsert(name, [point(1, text="vineyard grapes"), point(2, text=None)])
+        assert store.search_lexical(name, "apples", 10) == []
+        assert ids(store.search_lexical(name, "orchard grapes", 10)) == {pid(1)}
+        assert store.count(name) == 2  # a point without text is still there for the dense leg
+
+    def test_lexical_query_without_indexable_terms_gives_nothing(
+        self, store: VectorStore, make_collection: MakeCollection
+    ):
+        name = make_collection(lexical=True)
+        store.upsert(name, [point(1, text="the cat and the hat"), point(2, text="of mice and men")])
+        assert store.search_lexical(name, "the and of", 10) == []
+        assert store.search_lexical(name, "", 10) == []
+        assert store.search_lexical(name, "  ,;!  ", 10) == []
+
+    def test_lexical_query_syntax_is_plain_text(self, store: VectorStore, make_collection: MakeCollection):
+        name = make_collection(lexical=True)
+        store.upsert(name, [point(1, text="O'Reilly's back\\slash cats"), point(2, text="dogs only")])
+        for query in ["o'reilly & | ! :* <-> ( cats", "'\\ cats:*", "cats') OR 1=1 --", "\x00cats", "reilly"]:
+            assert [h.id for h in store.search_lexical(name, query, 10)] == [pid(1)], query
+        assert store.search_lexical(name, "'\\", 10) == []
+
+    def test_non_lexical_collection_ignores_text_and_refuses_lexical_search(
+        self, store: VectorStore, make_collection: MakeCollection
+    ):
+        name = make_collection()
+        store.upsert(name, [point(1, text="lantern")])
+        assert ids(store.search(name, unit(1), 5)) == {pid(1)}
+        with pytest.raises(InvalidRequest):
+            store.search_lexical(name, "lantern", 5)
+        assert store.search_lexical(f"ct_missing_{uuid.uuid4().hex[:8]}", "lantern", 5) == []
+
+    def test_ensure_collection_with_other_lexical_flag_raises(
+        self, store: VectorStore, make_collection: MakeCollection
+    ):
+        dense, both = make_collection(), make_collection(lexical=True)
+        store.upsert(both, [point(1, text="anchor")])
+        with pytest.raises(DimensionMismatch):
+            store.ensure_collection(CollectionSpec(dense, DIM, "cosine", lexical=True))
+        with pytest.raises(DimensionMismatch):
+            store.ensure_collection(CollectionSpec(both, DIM, "cosine", lexical=False))
+        store.ensure_collection(
+            CollectionSpec(both, DIM, "cosine", hnsw_m=8, hnsw_ef_construct=32, lexical=True)
+        )
+        assert ids(store.search_lexical(both, "anchor", 5)) == {pid(1)}
+        with pytest.raises(InvalidRequest):
+            store.search_lexical(dense, "anchor", 5)
+
+    def test_lexical_collection_keeps_payloads_counts_and_points(
+        self, store: VectorStore, make_collection: MakeCollection
+    ):
+        name = make_collection(lexical=True)
+        written = [
+            point(i, plan=7, enabled=i % 5 != 0, text=f"pebble {i}" if i % 2 else None) for i in range(9)
+        ]
+        store.upsert(name, written)
+        assert {h.id: h.payload for h in store.iter_points(name, batch_size=4)} == {
+            p.id: p.payload for p in written
+        }
+        assert store.count(name) == 9 and store.count(name, SearchFilter()) == 7
+        assert ids(store.search_lexical(name, "pebble", 20, SearchFilter(only_enabled=False))) == {
+            pid(i) for i in range(1, 9, 2)
+        }
+
+    def test_lexical_leg_survives_close_and_reopen(self, open_store: OpenStore):
+        first = open_store()
+        name = f"ct_{uuid.uuid4().hex[:12]}"
+        first.ensure_collection(CollectionSpec(name, DIM, lexical=True))
+        first.upsert(name, [point(i, text=f"compass needle {i}" if i < 3 else "map") for i in range(6)])
+        first.set_enabled(name, [pid(1)], False)
+        before = first.search_lexical(name, "compass map", 10, SearchFilter())
+        first.close()
+        second = open_store()
+        try:
+            after = second.search_lexical(name, "compass map", 10, SearchFilter())
+            # Same hits, same scores (ties may come back in another order).
+            assert {h.id: h.score for h in after} == pytest.approx({h.id: h.score for h in before}, rel=1e-5)
+            assert ids(after) == {pid(0), pid(2), pid(3), pid(4), pid(5)}
+            second.upsert(name, [point(9, text="compass rose")])
+            assert pid(9) in ids(second.search_lexical(name, "rose", 10))
+            second.ensure_collection(CollectionSpec(name, DIM, lexical=True))
+            with pytest.raises(DimensionMismatch):
+                second.ensure_collection(CollectionSpec(name, DIM))
+            assert ids(second.search(name, unit(2), 1)) == {pid(2)}
+        finally:
+            second.drop_collection(name)
+            second.close()
 
     def test_data_survives_close_and_reopen(self, open_store: OpenStore):
         first = open_store()
@@ -448,6 +686,8 @@ class TestQdrantLocal(StoreContract):
 
 @pytest.mark.integration
 class TestPgVector(StoreContract):
+    shared_analyzer = False  # PostgreSQL's to_tsvector('english') and ts_rank_cd
+
     @pytest.fixture
     def open_store(self, pg_dsn: str) -> OpenStore:
         from indexflow.stores.pgvector import PgVectorStore

@@ -3,12 +3,22 @@
 Contract (every adapter passes ``tests/contract/test_store_contract.py``):
 
 - ``ensure_collection`` is idempotent; calling it again with the same spec is a no-op, with a
-  different dimension or distance it raises ``DimensionMismatch``.
+  different dimension, distance or ``lexical`` flag it raises ``DimensionMismatch``.
 - ``upsert`` with an existing id overwrites that point (never duplicates). Ids are UUID strings.
 - ``delete_by_plan`` / ``delete_by_document`` / ``delete_points`` remove matching points and are
-  verified: once they return, ``search`` and ``count`` no longer see those points.
+  verified: once they return, ``search``, ``search_lexical`` and ``count`` no longer see those
+  points. ``set_enabled`` applies to both legs (a point is one record with both).
 - ``search`` returns at most ``limit`` hits, best first; ``score`` is a similarity (higher is
   better) for every distance. ``filters`` restrict on payload fields (all must match).
+- Lexical leg (optional, ``CollectionSpec.lexical``): the collection also indexes each point's
+  ``VectorPoint.text`` for BM25-style keyword search. ``search_lexical`` returns at most ``limit``
+  points that share a term with the query, best first (``score`` higher is better: term weight
+  times IDF over the collection, summed over the query's terms), under the same ``filters`` as
+  ``search``. A query without indexable terms (empty, stopwords only) gives ``[]``; a collection
+  created without the leg raises ``InvalidRequest``. Scores are comparable within one
+  collection and adapter only (the Qdrant adapters and ``MemoryStore`` share one analyzer,
+  ``stores/lexical.py``; PGVector uses PostgreSQL's ``english`` text search). The dense leg of a
+  lexical collection behaves exactly as in a collection without one.
 - Missing collections behave as empty for reads and deletes.
 - Vendor exceptions are translated: unreachable/timeouts → ``StoreUnavailable``; everything
   else that cannot succeed on retry → a ``PermanentError`` subclass.
@@ -30,6 +40,7 @@ class CollectionSpec:
     distance: str = "cosine"  # "cosine" | "dot" | "euclid"
     hnsw_m: int = 16
     hnsw_ef_construct: int = 100
+    lexical: bool = False  # the collection also holds a BM25 leg (``search_lexical``)
 
 
 @dataclass(slots=True)
@@ -39,11 +50,16 @@ class VectorPoint:
     Payload keys written by the pipeline — only what the store filters on or reconcile needs:
     ``plan_id``, ``chunk_id``, ``document_id``, ``dataset_id``, ``version_id``, ``profile_id``,
     ``generation``, ``enabled`` (bool). Texts, spans and titles are read from the database.
+
+    ``text`` is what the lexical leg indexes (not stored as payload); it is ignored by a
+    collection without that leg, and ``None`` in a lexical collection indexes no terms (the
+    point is then found by ``search`` only).
     """
 
     id: str
     vector: Sequence[float]
     payload: dict[str, Any] = field(default_factory=dict)
+    text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +115,22 @@ class VectorStore(Protocol):
         limit: int,
         filters: SearchFilter | None = None,
     ) -> list[StoreHit]: ...
+
+    def search_lexical(
+        self,
+        collection: str,
+        text: str,
+        limit: int,
+        filters: SearchFilter | None = None,
+    ) -> list[StoreHit]:
+        """Best BM25-style matches of ``text`` first (higher score is better), at most ``limit``.
+
+        Returns ``[]`` for a missing collection or a query without indexable terms.
+
+        Raises:
+            InvalidRequest: the collection exists without a lexical leg.
+        """
+        ...
 
     def count(self, collection: str, filters: SearchFilter | None = None) -> int: ...
 

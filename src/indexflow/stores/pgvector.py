@@ -2,7 +2,12 @@
 
 Table ``<schema>.indexflow_vec_<collection>``: ``id uuid`` primary key, the filter fields as
 bigint/bool columns (btree-indexed), the whole payload as ``jsonb`` and ``embedding
-vector(dim)`` under an HNSW index built from the profile's ``m``/``ef_construction``.
+vector(dim)`` under an HNSW index built from the profile's ``m``/``ef_construction``. A lexical
+collection (``CollectionSpec.lexical``) adds ``lexical tsvector`` under a GIN index:
+``to_tsvector('english', text)`` of each point's ``text``, computed in SQL from a text column of
+the staging table (NULL when the text has no terms). ``search_lexical`` ORs the query's lexemes
+and scores ``sum over matched lexemes of idf * ts_rank_cd(lexical, lexeme, 1)`` (``ts_rank_cd``
+normalisation 1: divided by 1 + log(document length)), with Qdrant's IDF over the table's rows.
 
 Writes are a binary COPY into a temp table, then ``INSERT ... ON CONFLICT (id) DO UPDATE``, so a
 retried batch overwrites. When the vectors live in the state database, pass the caller's
@@ -36,6 +41,7 @@ from indexflow.errors import (
     ConfigurationError,
     DimensionMismatch,
     IndexflowError,
+    InvalidRequest,
     NotFound,
     PermanentError,
     StoreUnavailable,
@@ -50,6 +56,14 @@ _DISTANCES = {
 }
 _COLUMNS = ("id", "plan_id", "document_id", "dataset_id", "chunk_id", "enabled", "payload", "embedding")
 _COPY_TYPES = ["uuid", "int8", "int8", "int8", "int8", "bool", "jsonb", "vector"]
+_TEXT = "indexflow_text"  # the staging table's extra column: the text the lexical leg indexes
+# One lexeme ``l`` as a one-term tsquery, quoted for tsquery input (backslashes and quotes
+# doubled; chr(39) is ', chr(92) is \), so no caller text is ever read as tsquery syntax
+# (&, |, !, :*, <->); the text itself only ever travels as a bound parameter.
+_LEXEME_QUERY = (
+    "concat(chr(39), replace(replace(l, chr(92), repeat(chr(92), 2)), chr(39), repeat(chr(39), 2)), "
+    "chr(39))::tsquery"
+)
 _INSTALL_HINT = "pgvector is not installed in this PostgreSQL server; run scripts/install_pgvector.sh"
 
 
@@ -183,7 +197,9 @@ class PgVectorStore:
             return self._specs[collection]
         with self._connection(f"inspect {collection}") as conn:
             row = conn.execute(
-                "SELECT format_type(a.atttypid, a.atttypmod), obj_description(c.oid, 'pg_class') "
+                "SELECT format_type(a.atttypid, a.atttypmod), obj_description(c.oid, 'pg_class'), "
+                "EXISTS (SELECT 1 FROM pg_attribute l WHERE l.attrelid = c.oid "
+                "AND l.attname = 'lexical' AND NOT l.attisdropped) "
                 "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                 "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'embedding' "
                 "WHERE n.nspname = %s AND c.relname = %s",
@@ -193,7 +209,10 @@ class PgVectorStore:
             return None
         meta = json.loads(row[1]) if row[1] else {}
         dim = int(re.findall(r"\d+", row[0])[0])
-        spec = CollectionSpec(name=collection, dimension=dim, distance=meta.get("distance", "cosine"))
+        # The column decides (upsert fills it); the COMMENT's "lexical" records the same flag.
+        spec = CollectionSpec(
+            name=collection, dimension=dim, distance=meta.get("distance", "cosine"), lexical=bool(row[2])
+        )
         self._specs[collection] = spec
         return spec
 
@@ -203,7 +222,8 @@ class PgVectorStore:
         """Create the table and its indexes unless they exist with this spec.
 
         Raises:
-            DimensionMismatch: the table exists with another dimension or distance.
+            DimensionMismatch: the table exists with another dimension, distance or ``lexical``
+                flag.
             ConfigurationError: the vector extension is missing and cannot be created.
         """
         if spec.distance not in _DISTANCES:
@@ -216,8 +236,12 @@ class PgVectorStore:
                     "CREATE TABLE IF NOT EXISTS {t} (id uuid PRIMARY KEY, plan_id bigint, "
                     "document_id bigint, dataset_id bigint, chunk_id bigint, "
                     "enabled boolean NOT NULL DEFAULT true, payload jsonb NOT NULL DEFAULT '{{}}', "
-                    "embedding vector({dim}) NOT NULL)"
-                ).format(t=t, dim=sql.Literal(int(spec.dimension))),
+                    "embedding vector({dim}) NOT NULL{lex})"
+                ).format(
+                    t=t,
+                    dim=sql.Literal(int(spec.dimension)),
+                    lex=sql.SQL(", lexical tsvector" if spec.lexical else ""),
+                ),
                 *(
                     sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON {t} ({c})").format(
                         i=sql.Identifier(f"{name}_{col[:3]}"), t=t, c=sql.Identifier(col)
@@ -234,6 +258,15 @@ class PgVectorStore:
                     m=sql.Literal(int(spec.hnsw_m)),
                     ef=sql.Literal(int(spec.hnsw_ef_construct)),
                 ),
+                *(
+                    [
+                        sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON {t} USING gin (lexical)").format(
+                            i=sql.Identifier(f"{name}_lex"), t=t
+                        )
+                    ]
+                    if spec.lexical
+                    else []
+                ),
                 sql.SQL("COMMENT ON TABLE {t} IS {c}").format(t=t, c=sql.Literal(json.dumps(asdict(spec)))),
             ]
             with self._connection(f"create {spec.name}") as conn:
@@ -243,11 +276,11 @@ class PgVectorStore:
                     for stmt in ddl:
                         conn.execute(stmt)
         found = self._spec(spec.name)
-        have = (found.dimension, found.distance) if found is not None else None
-        if have != (spec.dimension, spec.distance):
+        have = (found.dimension, found.distance, found.lexical) if found is not None else None
+        if have != (spec.dimension, spec.distance, spec.lexical):
             raise DimensionMismatch(
-                f"collection {spec.name!r} has (dimension, distance) {have}, "
-                f"not ({spec.dimension}, {spec.distance!r})"
+                f"collection {spec.name!r} has (dimension, distance, lexical) {have}, "
+                f"not ({spec.dimension}, {spec.distance!r}, {spec.lexical})"
             )
 
     def upsert_in(self, session: Any, collection: str, points: Sequence[VectorPoint]) -> None:
@@ -270,48 +303,62 @@ class PgVectorStore:
         unique = list({p.id: p for p in points}.values())  # ON CONFLICT may touch a row once
         if not unique:
             return
+        spec = self._spec(collection)
+        if spec is None:
+            raise NotFound(f"vector collection {collection!r} does not exist; ensure_collection first")
         if conn is None:
             with self._connection(f"upsert {collection}") as own:
-                self._copy_upsert(own, collection, unique)
+                self._copy_upsert(own, collection, unique, spec.lexical)
             return
         with _translated(f"upsert {collection}"):
             self._prepare(conn)
             if conn.autocommit:  # no caller transaction to join: make the COPY + merge atomic
                 with conn.transaction():
-                    self._copy_upsert(conn, collection, unique)
+                    self._copy_upsert(conn, collection, unique, spec.lexical)
             else:
                 # Not conn.transaction(): on an idle connection that would BEGIN and COMMIT on its
                 # own; plain statements join (or implicitly begin) the caller's transaction.
-                self._copy_upsert(conn, collection, unique)
+                self._copy_upsert(conn, collection, unique, spec.lexical)
 
-    def _copy_upsert(self, conn: psycopg.Connection[Any], collection: str, points: list[VectorPoint]) -> None:
+    def _copy_upsert(
+        self, conn: psycopg.Connection[Any], collection: str, points: list[VectorPoint], with_lexical: bool
+    ) -> None:
         t = self._table(collection)
         qualified = f"{self._schema}.{table_name(collection)}"
         stage = sql.Identifier("indexflow_stage_" + hashlib.sha1(qualified.encode()).hexdigest()[:12])
         cols = sql.SQL(", ").join(map(sql.Identifier, _COLUMNS))
-        updates = sql.SQL(", ").join(
-            sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in _COLUMNS[1:]
-        )
-        conn.execute(sql.SQL("CREATE TEMP TABLE {s} (LIKE {t}) ON COMMIT DROP").format(s=stage, t=t))
+        copied = sql.SQL(", ").join(map(sql.Identifier, (*_COLUMNS, _TEXT) if with_lexical else _COLUMNS))
+        names = (*_COLUMNS[1:], "lexical") if with_lexical else _COLUMNS[1:]
+        updates = sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in names)
+        if with_lexical:
+            # The staging table also holds the raw text; the merge computes the tsvector from it.
+            create = "CREATE TEMP TABLE {s} (LIKE {t}, {x} text) ON COMMIT DROP"
+            merge = (
+                "INSERT INTO {t} ({c}, lexical) SELECT {c}, "
+                "NULLIF(to_tsvector('english'::regconfig, coalesce({x}, '')), ''::tsvector) FROM {s} "
+                "ON CONFLICT (id) DO UPDATE SET {u}"
+            )
+        else:
+            create = "CREATE TEMP TABLE {s} (LIKE {t}) ON COMMIT DROP"
+            merge = "INSERT INTO {t} ({c}) SELECT {c} FROM {s} ON CONFLICT (id) DO UPDATE SET {u}"
+        conn.execute(sql.SQL(create).format(s=stage, t=t, x=sql.Identifier(_TEXT)))
         with conn.cursor() as cur:
-            with cur.copy(sql.SQL("COPY {s} ({c}) FROM STDIN (FORMAT BINARY)").format(s=stage, c=cols)) as cp:
-                cp.set_types(_COPY_TYPES)
+            copy = sql.SQL("COPY {s} ({c}) FROM STDIN (FORMAT BINARY)").format(s=stage, c=copied)
+            with cur.copy(copy) as cp:
+                cp.set_types([*_COPY_TYPES, "text"] if with_lexical else _COPY_TYPES)
                 for p in points:
                     pl = p.payload
-                    cp.write_row(
-                        [
-                            uuid.UUID(p.id),
-                            *(None if pl.get(k) is None else int(pl[k]) for k in _COLUMNS[1:5]),
-                            pl.get("enabled", True) is not False,
-                            pl,
-                            np.asarray(p.vector, dtype=np.float32),
-                        ]
-                    )
-            cur.execute(
-                sql.SQL(
-                    "INSERT INTO {t} ({c}) SELECT {c} FROM {s} ON CONFLICT (id) DO UPDATE SET {u}"
-                ).format(t=t, c=cols, s=stage, u=updates)
-            )
+                    row: list[Any] = [
+                        uuid.UUID(p.id),
+                        *(None if pl.get(k) is None else int(pl[k]) for k in _COLUMNS[1:5]),
+                        pl.get("enabled", True) is not False,
+                        pl,
+                        np.asarray(p.vector, dtype=np.float32),
+                    ]
+                    if with_lexical:  # text cannot hold NUL; as a separator it changes no lexeme
+                        row.append(None if p.text is None else p.text.replace("\x00", " "))
+                    cp.write_row(row)
+            cur.execute(sql.SQL(merge).format(t=t, c=cols, s=stage, u=updates, x=sql.Identifier(_TEXT)))
             # Dropped now, not at commit, so a caller's transaction can upsert again.
             cur.execute(sql.SQL("DROP TABLE {s}").format(s=stage))
 
@@ -392,6 +439,56 @@ class PgVectorStore:
         hits = [StoreHit(id=str(r[0]), score=base + scale * float(r[2]), payload=r[1]) for r in rows]
         # relaxed_order may return neighbours slightly out of order: restore best-first.
         return sorted(hits, key=lambda h: -h.score)
+
+    def search_lexical(
+        self,
+        collection: str,
+        text: str,
+        limit: int,
+        filters: SearchFilter | None = None,
+    ) -> list[StoreHit]:
+        """Rows sharing a lexeme with ``text`` (``to_tsvector('english', …)``), best first.
+
+        Score: sum over the matched lexemes of ``idf * ts_rank_cd(lexical, lexeme, 1)``, the IDF
+        ``ln(1 + (N - n + 0.5) / (n + 0.5))`` with ``N`` rows in the table and ``n`` of them
+        holding the lexeme (unfiltered, like Qdrant's global IDF). ``N`` is an exact ``count(*)``
+        of the table, so a query costs one count over the collection besides the GIN lookup.
+
+        Raises:
+            InvalidRequest: the collection has no lexical leg.
+        """
+        spec = self._spec(collection)
+        if spec is None:
+            return []
+        if not spec.lexical:
+            raise InvalidRequest(f"collection {collection!r} has no lexical leg (created without lexical)")
+        if limit <= 0 or not text:
+            return []
+        where, params = self._where(filters)
+        query = sql.SQL(
+            "WITH terms AS MATERIALIZED ("
+            " SELECT {lexeme} AS q"
+            " FROM unnest(tsvector_to_array(to_tsvector('english'::regconfig, %s))) AS l"
+            "), matches AS MATERIALIZED ("
+            " SELECT id, payload, lexical, plan_id, document_id, dataset_id, enabled FROM {t}"
+            " WHERE lexical @@ (SELECT string_agg(q::text, ' | ')::tsquery FROM terms)"
+            "), weights AS MATERIALIZED ("
+            " SELECT terms.q, ln(1 + (stats.n - df.n + 0.5) / (df.n + 0.5))::float8 AS w"
+            " FROM terms CROSS JOIN (SELECT count(*) AS n FROM {t}) AS stats"
+            " CROSS JOIN LATERAL (SELECT count(*) AS n FROM matches m WHERE m.lexical @@ terms.q) AS df"
+            ") "
+            "SELECT id, payload,"
+            " (SELECT sum(weights.w * ts_rank_cd(matches.lexical, weights.q, 1)) FROM weights"
+            "  WHERE matches.lexical @@ weights.q) AS score "
+            "FROM matches WHERE {w} ORDER BY score DESC, id LIMIT %s"
+        ).format(lexeme=sql.SQL(_LEXEME_QUERY), t=self._table(collection), w=where)
+        try:
+            with self._connection(f"search_lexical {collection}") as conn:
+                rows = conn.execute(query, [text.replace("\x00", " "), *params, limit]).fetchall()
+        except NotFound:
+            self._specs.pop(collection, None)
+            return []
+        return [StoreHit(id=str(r[0]), score=float(r[2]), payload=r[1]) for r in rows]
 
     def count(self, collection: str, filters: SearchFilter | None = None) -> int:
         if self._spec(collection) is None:

@@ -3,6 +3,12 @@
 One collection per index profile, created with the profile's dimension, distance and HNSW
 parameters plus integer/bool payload indexes on the filter fields. Writes use ``wait=True`` so
 that, once a call returns, searches and counts see its effect.
+
+A lexical collection (``CollectionSpec.lexical``) keeps the dense vector unnamed (the default
+vector, ``""``) and adds the sparse vector ``bm25`` with the ``IDF`` modifier; points carry
+``stores.lexical.document_terms(text)`` (the same analyzer as Qdrant Edge), ``search_lexical``
+queries ``query_terms(text)`` with ``using="bm25"``. The flag is read back from the collection's
+``sparse_vectors`` config, so a new process knows it without any metadata of ours.
 """
 
 from __future__ import annotations
@@ -22,10 +28,12 @@ from indexflow.errors import (
     ConfigurationError,
     DimensionMismatch,
     IndexflowError,
+    InvalidRequest,
     NotFound,
     PermanentError,
     StoreUnavailable,
 )
+from indexflow.stores import lexical
 from indexflow.stores.base import CollectionSpec, SearchFilter, StoreHit, VectorPoint
 
 T = TypeVar("T")
@@ -102,6 +110,19 @@ def _as_list(vector: Sequence[float]) -> list[float]:
     return tolist() if tolist is not None else [float(x) for x in vector]
 
 
+def _point(p: VectorPoint, with_lexical: bool) -> models.PointStruct:
+    """The dense vector alone, or unnamed dense + ``bm25`` sparse (when the text has terms: a
+    point without one stays outside the lexical leg and its IDF statistics)."""
+    dense = _as_list(p.vector)
+    if not with_lexical:
+        return models.PointStruct(id=p.id, vector=dense, payload=dict(p.payload))
+    indices, values = lexical.document_terms(p.text)
+    vectors: dict[str, Any] = {"": dense}
+    if indices:
+        vectors[lexical.SPARSE_NAME] = models.SparseVector(indices=indices, values=values)
+    return models.PointStruct(id=p.id, vector=vectors, payload=dict(p.payload))
+
+
 class QdrantStore:
     """Vector store on a Qdrant server, or on qdrant-client's local mode for tests and dev.
 
@@ -139,7 +160,7 @@ class QdrantStore:
         self._local = type(getattr(client, "_client", None)).__name__ == "QdrantLocal"
         self._lock: AbstractContextManager[Any] = threading.RLock() if self._local else nullcontext()
         self._batch = batch_size
-        self._known: dict[str, tuple[int, str]] = {}
+        self._known: dict[str, tuple[int, str, bool]] = {}  # (dimension, distance, lexical)
 
     def _call(
         self, what: str, fn: Callable[..., T], *args: Any, missing: M | _Unset = _MISSING, **kw: Any
@@ -153,25 +174,36 @@ class QdrantStore:
                 return missing
             raise _translate(what, exc) from exc
 
-    def _params(self, collection: str) -> tuple[int, str] | None:
-        """The collection's (dimension, distance), cached; ``None`` if it does not exist."""
+    def _params(self, collection: str) -> tuple[int, str, bool] | None:
+        """The collection's (dimension, distance, lexical), cached; ``None`` if it does not exist."""
         if collection not in self._known:
             info = self._call(f"get {collection}", self._client.get_collection, collection, missing=None)
             params = info.config.params.vectors if info is not None else None
-            if not isinstance(params, models.VectorParams):
+            if info is None or not isinstance(params, models.VectorParams):
                 return None
-            self._known[collection] = (params.size, _NAMES.get(params.distance, "cosine"))
+            sparse = info.config.params.sparse_vectors or {}
+            self._known[collection] = (
+                params.size,
+                _NAMES.get(params.distance, "cosine"),
+                lexical.SPARSE_NAME in sparse,
+            )
         return self._known[collection]
 
     def ensure_collection(self, spec: CollectionSpec) -> None:
         """Create the collection and its payload indexes unless it exists with this spec.
 
         Raises:
-            DimensionMismatch: the collection exists with another dimension or distance.
+            DimensionMismatch: the collection exists with another dimension, distance or
+                ``lexical`` flag.
         """
         if spec.distance not in _DISTANCES:
             raise PermanentError(f"unknown distance {spec.distance!r}")
         if self._params(spec.name) is None:
+            sparse = (
+                {lexical.SPARSE_NAME: models.SparseVectorParams(modifier=models.Modifier.IDF)}
+                if spec.lexical
+                else None
+            )
             try:
                 self._call(
                     f"create {spec.name}",
@@ -180,6 +212,7 @@ class QdrantStore:
                     vectors_config=models.VectorParams(
                         size=spec.dimension, distance=_DISTANCES[spec.distance]
                     ),
+                    sparse_vectors_config=sparse,
                     hnsw_config=models.HnswConfigDiff(m=spec.hnsw_m, ef_construct=spec.hnsw_ef_construct),
                 )
             except PermanentError:
@@ -190,10 +223,10 @@ class QdrantStore:
                     self._index(spec.name, field, models.PayloadSchemaType.INTEGER)
                 self._index(spec.name, "enabled", models.PayloadSchemaType.BOOL)
         found = self._params(spec.name)
-        if found != (spec.dimension, spec.distance):
+        if found != (spec.dimension, spec.distance, spec.lexical):
             raise DimensionMismatch(
-                f"collection {spec.name!r} has (dimension, distance) {found}, "
-                f"not ({spec.dimension}, {spec.distance!r})"
+                f"collection {spec.name!r} has (dimension, distance, lexical) {found}, "
+                f"not ({spec.dimension}, {spec.distance!r}, {spec.lexical})"
             )
 
     def _index(self, collection: str, field: str, schema: models.PayloadSchemaType) -> None:
@@ -209,15 +242,19 @@ class QdrantStore:
     def upsert(self, collection: str, points: Sequence[VectorPoint]) -> None:
         """Insert or overwrite ``points`` in batches, each acknowledged before the next.
 
+        In a lexical collection each point's ``text`` is analysed into its ``bm25`` vector.
+
         Raises:
             NotFound: the collection does not exist.
             DimensionMismatch: a vector does not have the collection's dimension.
         """
+        if not points:
+            return
+        params = self._params(collection)
+        if params is None:
+            raise NotFound(f"vector collection {collection!r} does not exist; ensure_collection first")
         for i in range(0, len(points), self._batch):
-            batch = [
-                models.PointStruct(id=p.id, vector=_as_list(p.vector), payload=dict(p.payload))
-                for p in points[i : i + self._batch]
-            ]
+            batch = [_point(p, params[2]) for p in points[i : i + self._batch]]
             self._call(f"upsert {collection}", self._client.upsert, collection, batch, wait=True)
 
     def _delete(self, collection: str, selector: Any) -> None:
@@ -277,6 +314,44 @@ class QdrantStore:
         sign = -1.0 if params is not None and params[1] == "euclid" else 1.0
         return [
             StoreHit(id=str(p.id), score=sign * p.score, payload=p.payload or {}) for p in response.points
+        ]
+
+    def search_lexical(
+        self,
+        collection: str,
+        text: str,
+        limit: int,
+        filters: SearchFilter | None = None,
+    ) -> list[StoreHit]:
+        """Best BM25 matches first: the ``bm25`` sparse vector, IDF over the whole collection.
+
+        Raises:
+            InvalidRequest: the collection has no lexical leg.
+        """
+        params = self._params(collection)
+        if params is None:
+            return []
+        if not params[2]:
+            raise InvalidRequest(f"collection {collection!r} has no lexical leg (created without lexical)")
+        indices, values = lexical.query_terms(text)
+        if not indices or limit <= 0:
+            return []
+        response = self._call(
+            f"search_lexical {collection}",
+            self._client.query_points,
+            collection,
+            query=models.SparseVector(indices=indices, values=values),
+            using=lexical.SPARSE_NAME,
+            limit=limit,
+            query_filter=_filter(filters),
+            with_payload=True,
+            missing=None,
+        )
+        if response is None:
+            self._known.pop(collection, None)
+            return []
+        return [
+            StoreHit(id=str(p.id), score=float(p.score), payload=p.payload or {}) for p in response.points
         ]
 
     def count(self, collection: str, filters: SearchFilter | None = None) -> int:

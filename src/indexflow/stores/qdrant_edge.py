@@ -8,6 +8,11 @@ by a lock, reads run concurrently).
 Edge has no background flusher or optimiser: writes land in the WAL at once (a reopen replays
 it), segments are flushed at most every ``flush_interval`` seconds and on ``close``, and the
 HNSW graph is built only when ``optimize`` is called (until then search is an exact scan).
+
+A lexical collection (``CollectionSpec.lexical``) keeps the dense vector as the unnamed default
+vector (so shards made before the lexical leg existed open unchanged) and adds a sparse vector
+``bm25`` with the ``Idf`` modifier: points carry ``stores.lexical.document_terms(text)``, queries
+``query_terms(text)``, and the engine multiplies by the IDF over the shard at query time.
 """
 
 from __future__ import annotations
@@ -26,7 +31,15 @@ from typing import Any
 import numpy as np
 import qdrant_edge as qe
 
-from indexflow.errors import DimensionMismatch, IndexflowError, NotFound, PermanentError, StoreUnavailable
+from indexflow.errors import (
+    DimensionMismatch,
+    IndexflowError,
+    InvalidRequest,
+    NotFound,
+    PermanentError,
+    StoreUnavailable,
+)
+from indexflow.stores import lexical
 from indexflow.stores.base import CollectionSpec, SearchFilter, StoreHit, VectorPoint
 
 _DISTANCES = {"cosine": qe.Distance.Cosine, "dot": qe.Distance.Dot, "euclid": qe.Distance.Euclid}
@@ -85,6 +98,19 @@ def _as_list(vector: Sequence[float]) -> list[float]:
     return vector.tolist() if isinstance(vector, np.ndarray) else [float(x) for x in vector]
 
 
+def _edge_point(p: VectorPoint, with_lexical: bool) -> qe.Point:
+    """The engine's point: the dense vector alone, or with the ``bm25`` sparse vector when the
+    text has terms (a point without one is outside the lexical leg and its IDF statistics)."""
+    dense = _as_list(p.vector)
+    if not with_lexical:
+        return qe.Point(p.id, dense, dict(p.payload))
+    indices, values = lexical.document_terms(p.text)
+    vectors: dict[str, Any] = {"": dense}
+    if indices:
+        vectors[lexical.SPARSE_NAME] = qe.SparseVector(indices, values)
+    return qe.Point(p.id, vectors, dict(p.payload))
+
+
 class QdrantEdgeStore:
     """Embedded vector store: one Qdrant Edge shard per collection under ``path``."""
 
@@ -128,8 +154,14 @@ class QdrantEdgeStore:
         try:
             return CollectionSpec(**json.loads((folder / _META).read_text()))
         except (OSError, ValueError, TypeError):
-            # A shard without our metadata: dimension unknown, assume a similarity metric.
-            return CollectionSpec(name=collection, dimension=0)
+            # A shard without our metadata: dimension unknown, assume a similarity metric; the
+            # engine's own config still tells whether the lexical leg is there.
+            try:
+                config = json.loads((folder / "edge_config.json").read_text())
+                sparse = config.get("sparse_vectors") or {}
+            except (OSError, ValueError, AttributeError):
+                sparse = {}
+            return CollectionSpec(name=collection, dimension=0, lexical=lexical.SPARSE_NAME in sparse)
 
     def _write(self, collection: str, ops: list[Any]) -> None:
         with self._lock, _translated(f"write {collection}"):
@@ -149,22 +181,30 @@ class QdrantEdgeStore:
         """Create the collection's shard (with payload indexes) unless it exists with this spec.
 
         Raises:
-            DimensionMismatch: the collection exists with another dimension or distance.
+            DimensionMismatch: the collection exists with another dimension, distance or
+                ``lexical`` flag.
         """
         if spec.distance not in _DISTANCES:
             raise PermanentError(f"unknown distance {spec.distance!r}")
         folder = self._dir(spec.name)
         with self._lock:
             known = self._specs.get(spec.name) if self._open(spec.name) is not None else None
-            if known is not None and known.dimension:
-                if (known.dimension, known.distance) != (spec.dimension, spec.distance):
+            if known is not None and (known.dimension or known.lexical != spec.lexical):
+                have = (known.dimension, known.distance, known.lexical)
+                if have != (spec.dimension, spec.distance, spec.lexical):
                     raise DimensionMismatch(
-                        f"collection {spec.name!r} has dimension {known.dimension}/{known.distance}, "
-                        f"not {spec.dimension}/{spec.distance}"
+                        f"collection {spec.name!r} has dimension/distance/lexical {have}, "
+                        f"not {(spec.dimension, spec.distance, spec.lexical)}"
                     )
                 return
+            sparse = (
+                {lexical.SPARSE_NAME: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)}
+                if spec.lexical
+                else None
+            )
             config = qe.EdgeConfig(
                 vectors=qe.EdgeVectorParams(size=spec.dimension, distance=_DISTANCES[spec.distance]),
+                sparse_vectors=sparse,
                 hnsw_config=qe.HnswIndexConfig(
                     m=spec.hnsw_m, ef_construct=spec.hnsw_ef_construct, full_scan_threshold=10_000
                 ),
@@ -189,14 +229,19 @@ class QdrantEdgeStore:
     def upsert(self, collection: str, points: Sequence[VectorPoint]) -> None:
         """Insert or overwrite ``points`` (ids are UUID strings).
 
+        In a lexical collection each point's ``text`` is analysed into its ``bm25`` vector.
+
         Raises:
             NotFound: the collection does not exist.
             DimensionMismatch: a vector does not have the collection's dimension.
         """
+        if not points:
+            return
+        self._require(collection)
+        spec = self._specs.get(collection)
+        with_lexical = spec is not None and spec.lexical
         ops = [
-            qe.UpdateOperation.upsert_points(
-                [qe.Point(p.id, _as_list(p.vector), dict(p.payload)) for p in points[i : i + _BATCH]]
-            )
+            qe.UpdateOperation.upsert_points([_edge_point(p, with_lexical) for p in points[i : i + _BATCH]])
             for i in range(0, len(points), _BATCH)
         ]
         if ops:
@@ -247,6 +292,37 @@ class QdrantEdgeStore:
         spec = self._specs.get(collection)
         sign = -1.0 if spec is not None and spec.distance == "euclid" else 1.0
         return [StoreHit(id=str(p.id), score=sign * p.score, payload=p.payload or {}) for p in found]
+
+    def search_lexical(
+        self,
+        collection: str,
+        text: str,
+        limit: int,
+        filters: SearchFilter | None = None,
+    ) -> list[StoreHit]:
+        """Best BM25 matches first: the ``bm25`` sparse vector, IDF over the whole shard.
+
+        Raises:
+            InvalidRequest: the collection has no lexical leg.
+        """
+        shard = self._open(collection)
+        if shard is None:
+            return []
+        spec = self._specs.get(collection)
+        if spec is None or not spec.lexical:
+            raise InvalidRequest(f"collection {collection!r} has no lexical leg (created without lexical)")
+        indices, values = lexical.query_terms(text)
+        if not indices or limit <= 0:
+            return []
+        request = qe.QueryRequest(
+            limit=limit,
+            query=qe.Query.Nearest(qe.SparseVector(indices, values), using=lexical.SPARSE_NAME),
+            filter=_edge_filter(filters),
+            with_payload=True,
+        )
+        with _translated(f"search_lexical {collection}"):
+            found = shard.query(request)
+        return [StoreHit(id=str(p.id), score=float(p.score), payload=p.payload or {}) for p in found]
 
     def count(self, collection: str, filters: SearchFilter | None = None) -> int:
         shard = self._open(collection)

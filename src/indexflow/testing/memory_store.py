@@ -4,6 +4,10 @@ It passes the same contract suite as the real adapters (``tests/contract``), so 
 against it behaves the same on Qdrant Edge, Qdrant or PGVector. Data lives as long as the
 object: ``close`` releases nothing and the store stays usable (like the real adapters, which
 may be used again after ``close``), so "reopening" means using the same instance.
+
+A collection created with ``lexical=True`` also scores BM25 over the points' ``text``, with the
+analyzer the Qdrant adapters use (``indexflow.stores.lexical``) and Qdrant's IDF computed over
+the collection's live points, so its lexical scores equal the engines' on the same data.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from indexflow.errors import DimensionMismatch, NotFound, PermanentError
+from indexflow.errors import DimensionMismatch, InvalidRequest, NotFound, PermanentError
+from indexflow.stores import lexical
 from indexflow.stores.base import CollectionSpec, SearchFilter, StoreHit, VectorPoint
 
 DISTANCES = ("cosine", "dot", "euclid")
@@ -29,6 +34,8 @@ class _Collection:
     spec: CollectionSpec
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
     payloads: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Lexical leg: term id -> BM25 term-frequency weight, only for points with at least one term.
+    terms: dict[str, dict[int, float]] = field(default_factory=dict)
     # Search snapshot (ids in insertion order, one row each), rebuilt after a write.
     _ids: list[str] | None = None
     _matrix: np.ndarray | None = None
@@ -97,10 +104,12 @@ class MemoryStore:
             known = self._data.get(spec.name)
             if known is None:
                 self._data[spec.name] = _Collection(spec)
-            elif (known.spec.dimension, known.spec.distance) != (spec.dimension, spec.distance):
+                return
+            have = (known.spec.dimension, known.spec.distance, known.spec.lexical)
+            if have != (spec.dimension, spec.distance, spec.lexical):
                 raise DimensionMismatch(
-                    f"collection {spec.name!r} has dimension {known.spec.dimension}/{known.spec.distance}, "
-                    f"not {spec.dimension}/{spec.distance}"
+                    f"collection {spec.name!r} has dimension/distance/lexical {have}, "
+                    f"not {(spec.dimension, spec.distance, spec.lexical)}"
                 )
 
     def collections(self) -> list[str]:
@@ -130,7 +139,7 @@ class MemoryStore:
             if coll is None:
                 raise NotFound(f"vector collection {collection!r} does not exist; ensure_collection first")
             dim = coll.spec.dimension
-            staged: list[tuple[str, np.ndarray, dict[str, Any]]] = []
+            staged: list[tuple[str, np.ndarray, dict[str, Any], dict[int, float]]] = []
             for p in points:
                 vector = np.asarray(p.vector, dtype=np.float32).reshape(-1)
                 if vector.shape != (dim,):
@@ -139,11 +148,15 @@ class MemoryStore:
                     )
                 if not np.isfinite(vector).all():
                     raise PermanentError(f"point {p.id} has a vector that is not finite")
-                staged.append((_point_id(p.id), vector.copy(), copy.deepcopy(dict(p.payload))))
-            for point_id, vector, payload in staged:
+                terms = dict(zip(*lexical.document_terms(p.text), strict=True)) if coll.spec.lexical else {}
+                staged.append((_point_id(p.id), vector.copy(), copy.deepcopy(dict(p.payload)), terms))
+            for point_id, vector, payload, terms in staged:
                 coll.vectors.pop(point_id, None)  # an overwrite moves to the end, like a fresh insert
                 coll.vectors[point_id] = vector
                 coll.payloads[point_id] = payload
+                coll.terms.pop(point_id, None)
+                if terms:
+                    coll.terms[point_id] = terms
             if staged:
                 coll.changed()
 
@@ -155,6 +168,7 @@ class MemoryStore:
         for point_id in ids:
             if coll.vectors.pop(point_id, None) is not None:
                 coll.payloads.pop(point_id, None)
+                coll.terms.pop(point_id, None)
                 removed = True
         if removed:
             coll.changed()
@@ -226,6 +240,53 @@ class MemoryStore:
                     payload=copy.deepcopy(coll.payloads[ids[int(rows[b])]]),
                 )
                 for b in best
+            ]
+
+    def search_lexical(
+        self,
+        collection: str,
+        text: str,
+        limit: int,
+        filters: SearchFilter | None = None,
+    ) -> list[StoreHit]:
+        """BM25: sum over the query's terms of IDF times the point's term weight, best first.
+
+        The IDF counts every live point of the collection that has a term (filters narrow the
+        hits, not the statistics), as Qdrant's global IDF does; ties keep insertion order.
+
+        Raises:
+            InvalidRequest: the collection has no lexical leg.
+        """
+        with self._lock:
+            coll = self._data.get(collection)
+            if coll is None:
+                return []
+            if not coll.spec.lexical:
+                raise InvalidRequest(
+                    f"collection {collection!r} has no lexical leg (created without lexical)"
+                )
+            query = dict(zip(*lexical.query_terms(text), strict=True))
+            if not query or limit <= 0:
+                return []
+            frequency = dict.fromkeys(query, 0)
+            for weights in coll.terms.values():
+                for term in query:
+                    if term in weights:
+                        frequency[term] += 1
+            idf = {term: lexical.idf(len(coll.terms), n) for term, n in frequency.items() if n}
+            scored: list[tuple[float, int, str]] = []
+            for order, point_id in enumerate(coll.vectors):  # insertion order breaks ties
+                doc = coll.terms.get(point_id)
+                if not doc or not _matches(coll.payloads[point_id], filters):
+                    continue
+                matched = [t for t in query if t in doc]
+                if matched:
+                    score = sum(query[t] * idf[t] * doc[t] for t in matched)
+                    scored.append((-score, order, point_id))
+            scored.sort()
+            return [
+                StoreHit(id=point_id, score=-negated, payload=copy.deepcopy(coll.payloads[point_id]))
+                for negated, _, point_id in scored[:limit]
             ]
 
     def count(self, collection: str, filters: SearchFilter | None = None) -> int:

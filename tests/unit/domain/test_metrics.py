@@ -26,7 +26,11 @@ def _trec(ranking: list[str | None], relevant: dict[str, int], k: int) -> dict[s
     measures = {f"ndcg_cut.{k}", f"recall.{k}", "recip_rank", "success." + ",".join(map(str, cuts))}
     out = pytrec_eval.RelevanceEvaluator({"q": relevant}, measures).evaluate({"q": run})["q"]
     got = {f"hit@{c}": out[f"success_{c}"] for c in cuts}
-    got |= {f"mrr@{k}": out["recip_rank"], f"ndcg@{k}": out[f"ndcg_cut_{k}"], f"recall@{k}": out[f"recall_{k}"]}
+    got |= {
+        f"mrr@{k}": out["recip_rank"],
+        f"ndcg@{k}": out[f"ndcg_cut_{k}"],
+        f"recall@{k}": out[f"recall_{k}"],
+    }
     return got
 
 

@@ -23,6 +23,7 @@ def profile(**fields: Any) -> Any:
         "distance": "cosine",
         "hnsw_m": 16,
         "hnsw_ef_construct": 100,
+        "lexical": False,
     }
     return SimpleNamespace(**(base | fields))
 
