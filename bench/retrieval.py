@@ -30,6 +30,7 @@ from indexflow import Indexflow
 from indexflow.domain.chunker import split_texts
 from indexflow.encoders.factory import get_encoder
 from indexflow.encoders.tokenizer import load_tokenizer
+from indexflow.errors import IndexflowError
 from indexflow.parsers import parse
 from indexflow.query.evaluate import EvalQuery, load_queries, score_query
 from indexflow.views import Hit, HitBundle, HitChunk, HitDocument
@@ -37,6 +38,7 @@ from indexflow.views import Hit, HitBundle, HitChunk, HitDocument
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 K = 10
+HEADER = "{title}\n{section}"
 
 # name -> (profile parameters, search options); "default" is the profile indexflow creates.
 PROFILES: dict[str, dict[str, Any]] = {
@@ -44,13 +46,21 @@ PROFILES: dict[str, dict[str, Any]] = {
     "w200": {"chunk_size": 200, "chunk_overlap": 40, "target_bundle_tokens": 512},
     "w254": {"chunk_size": 254, "chunk_overlap": 32, "target_bundle_tokens": 512},
     "b254": {"chunk_size": 254, "chunk_overlap": 32, "target_bundle_tokens": 254},
-    "ctx": {
+    "ctx200": {
+        "context_template": HEADER,
+        "chunk_size": 200,
+        "chunk_overlap": 40,
+        "target_bundle_tokens": 512,
+    },
+    "ctx": {"context_template": HEADER, "chunk_size": 254, "chunk_overlap": 32, "target_bundle_tokens": 512},
+    "bm25": {"lexical": True, "chunk_size": 254, "chunk_overlap": 32, "target_bundle_tokens": 512},
+    "ctx-bm25": {
+        "context_template": HEADER,
+        "lexical": True,
         "chunk_size": 254,
         "chunk_overlap": 32,
         "target_bundle_tokens": 512,
-        "context_template": "{title}\n{section}",
     },
-    "bm25": {"chunk_size": 254, "chunk_overlap": 32, "target_bundle_tokens": 512, "lexical": True},
 }
 CAPS = (0, 1, 2, 3)
 
@@ -69,7 +79,7 @@ def naive_rows(corpus: Path, queries: list[EvalQuery]) -> dict[str, dict[str, fl
     for path in sorted(p for p in corpus.rglob("*") if p.is_file()):
         try:
             parsed = parse(path.read_bytes(), path.name)
-        except Exception:  # the pipeline fails such documents too; the baseline skips them
+        except IndexflowError:  # the pipeline fails such documents too; the baseline skips them
             continue
         text = "\n\n".join(c.text for c in parsed.components if c.text.strip())
         docs.append((str(path), text))

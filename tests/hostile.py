@@ -13,10 +13,7 @@ import json
 import zipfile
 
 W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
-_DOC_HEAD = (
-    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    f'<w:document xmlns:w="{W_NS}"><w:body>'
-)
+_DOC_HEAD = f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<w:document xmlns:w="{W_NS}"><w:body>'
 _DOC_TAIL = "<w:sectPr/></w:body></w:document>"
 
 # -- Markdown -----------------------------------------------------------------------------
@@ -120,9 +117,7 @@ def docx_zip_bomb(unpacked: int) -> bytes:
 
 def docx_billion_laughs() -> bytes:
     """Entities that expand to 10^9 "lol"s, inside the main document part."""
-    entities = ['<!ENTITY lol0 "lol">'] + [
-        f'<!ENTITY lol{n} "{f"&lol{n - 1};" * 10}">' for n in range(1, 10)
-    ]
+    entities = ['<!ENTITY lol0 "lol">'] + [f'<!ENTITY lol{n} "{f"&lol{n - 1};" * 10}">' for n in range(1, 10)]
     xml = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f"<!DOCTYPE w:document [{''.join(entities)}]>\n"

@@ -220,6 +220,18 @@ RULES: dict[tuple[str, str], Rule] = {
         "admin", "global", lambda e, t: Call("POST", "/v1/profiles/default/activate")
     ),
     ("POST", "/v1/profiles/{name}/deactivate"): Rule("admin", "global", _deactivate_a_spare_profile),
+    ("POST", "/v1/profiles/{name}/default"): Rule(
+        "admin", "global", lambda e, t: Call("POST", "/v1/profiles/default/default", json={})
+    ),
+    ("POST", "/v1/eval"): Rule(
+        "read",
+        "dataset",
+        lambda e, t: Call(
+            "POST",
+            "/v1/eval",
+            json={"queries": [{"query": "bees", "relevant": ["x.txt"]}], "dataset": t.dataset},
+        ),
+    ),
     ("POST", "/v1/search"): Rule(
         "read",
         "dataset",

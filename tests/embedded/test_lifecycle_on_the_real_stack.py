@@ -11,3 +11,4 @@ from tests.unit.lifecycle.test_incremental_ingest import *  # noqa: F403
 from tests.unit.lifecycle.test_plans import *  # noqa: F403
 from tests.unit.lifecycle.test_profiles import *  # noqa: F403
 from tests.unit.lifecycle.test_purge_reconcile import *  # noqa: F403
+from tests.unit.lifecycle.test_retrieval import *  # noqa: F403

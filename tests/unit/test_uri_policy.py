@@ -176,7 +176,12 @@ def test_a_refused_scheme_or_path_is_refused_before_anything_is_read(uri: str, r
 
 def test_allowed_cloud_schemes_pass_the_check_untouched() -> None:
     # given the default policy; when cloud URIs are checked; then they pass (fsspec reads them)
-    for uri in ("s3://bucket/docs/a.pdf", "gs://b/a.txt", "az://c/a.md", "abfs://c@acct.dfs.core.windows.net/a"):
+    for uri in (
+        "s3://bucket/docs/a.pdf",
+        "gs://b/a.txt",
+        "az://c/a.md",
+        "abfs://c@acct.dfs.core.windows.net/a",
+    ):
         assert UriPolicy().source(uri).source == uri
 
 

@@ -256,8 +256,6 @@ class Bundle(Base):
     paths: Mapped[list[str]] = mapped_column(JSON)
     text: Mapped[str] = mapped_column(Text)
     token_count: Mapped[int] = mapped_column(Integer)
-    # The profile's context header rendered for this bundle: embedded in front of each chunk.
-    context: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class Chunk(Base):
@@ -276,6 +274,9 @@ class Chunk(Base):
     seq: Mapped[int] = mapped_column(Integer)  # within the plan
     bundle_seq: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
+    # The profile's context header (title, section path) embedded in front of ``text``; the
+    # text and its span stay the document's own. None when the profile has no template.
+    context: Mapped[str | None] = mapped_column(Text, default=None)
     token_count: Mapped[int] = mapped_column(Integer)
     char_start: Mapped[int] = mapped_column(Integer)
     char_end: Mapped[int] = mapped_column(Integer)

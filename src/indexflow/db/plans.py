@@ -157,7 +157,6 @@ class NewBundle:
     paths: list[str]
     text: str
     token_count: int
-    context: str | None = None
 
 
 @dataclass(slots=True)
@@ -170,6 +169,7 @@ class NewChunk:
     char_start: int
     char_end: int
     point_id: str
+    context: str | None = None
 
 
 def replace_bundles(
@@ -189,7 +189,6 @@ def replace_bundles(
             "paths": b.paths,
             "text": b.text,
             "token_count": b.token_count,
-            "context": b.context,
         }
         for b in bundles
     ]
@@ -212,6 +211,7 @@ def replace_bundles(
             "enabled": True,
             "point_id": c.point_id,
             "attempts": 0,
+            "context": c.context,
         }
         for c in chunks
     ]
@@ -250,16 +250,6 @@ def chunks_to_embed(s: Session, plan_id: int, chunk_ids: Sequence[int]) -> list[
             .order_by(Chunk.seq)
         )
     )
-
-
-def bundle_contexts(s: Session, bundle_ids: Sequence[int]) -> dict[int, str]:
-    """Bundle id -> its context header, for the bundles that have one."""
-    if not bundle_ids:
-        return {}
-    rows = s.execute(
-        select(Bundle.id, Bundle.context).where(Bundle.id.in_(set(bundle_ids)), Bundle.context.is_not(None))
-    ).all()
-    return {int(bid): str(ctx) for bid, ctx in rows}
 
 
 def mark_embedded(s: Session, chunk_ids: Sequence[int]) -> None:

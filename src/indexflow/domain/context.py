@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from indexflow.domain.bundler import JOIN, BundleSpec
 from indexflow.domain.chunker import TokenizerLike
 from indexflow.domain.components import Component
 
@@ -74,9 +75,14 @@ class ContextHeaders:
     """
 
     def __init__(
-        self, chains: dict[str, tuple[str, ...]], rendered: dict[tuple[str, ...], str], longest: int
-    ):
+        self,
+        chains: dict[str, tuple[str, ...]],
+        rendered: dict[tuple[str, ...], str],
+        longest: int,
+        texts: dict[str, str],
+    ) -> None:
         self._chains = chains
+        self._texts = texts
         self._rendered = rendered
         self.longest = longest
         self._max_tokens = 0
@@ -106,7 +112,7 @@ class ContextHeaders:
                 n = cap
             rendered[chain] = text
             longest = max(longest, n if text else 0)
-        headers = cls(chains, rendered, longest)
+        headers = cls(chains, rendered, longest, {c.id: c.text for c in components})
         headers._max_tokens = max_tokens
         return headers
 
@@ -119,9 +125,22 @@ class ContextHeaders:
         overlap = chunk_overlap if chunk_overlap < size else size // 5
         return size, overlap
 
-    def for_bundle(self, component_ids: Sequence[str]) -> str | None:
-        """The header of the bundle whose members are ``component_ids`` (its first member's path)."""
-        if not component_ids:
-            return None
-        chain = self._chains.get(component_ids[0], ())
+    def for_span(self, bundle: BundleSpec, char_start: int) -> str | None:
+        """The header of a chunk starting at ``char_start`` of ``bundle``'s text: the section
+        path of the member its first character belongs to."""
+        owner = bundle.component_ids[0] if bundle.component_ids else None
+        offset = 0
+        for cid in bundle.component_ids:
+            text = self._texts.get(cid, "")
+            if _blank(text):
+                continue
+            if offset > char_start:
+                break
+            owner = cid
+            offset += len(text) + len(JOIN)
+        chain = self._chains.get(owner, ()) if owner is not None else ()
         return self._rendered.get(chain) or None
+
+
+def _blank(text: str) -> bool:
+    return not text or text.isspace()

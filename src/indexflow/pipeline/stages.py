@@ -124,15 +124,7 @@ def bundle_plan(rt: Runtime, claim: Claim) -> Applied:
     )
     bundles, per_bundle = cut.bundles, cut.chunks
     new_bundles = [
-        plans_repo.NewBundle(
-            b.seq,
-            b.title,
-            list(b.component_ids),
-            list(b.paths),
-            b.text,
-            b.token_count,
-            headers.for_bundle(b.component_ids) if headers is not None else None,
-        )
+        plans_repo.NewBundle(b.seq, b.title, list(b.component_ids), list(b.paths), b.text, b.token_count)
         for b in bundles
     ]
     new_chunks: list[plans_repo.NewChunk] = []
@@ -149,6 +141,7 @@ def bundle_plan(rt: Runtime, claim: Claim) -> Applied:
                     char_start=spec.char_start,
                     char_end=spec.char_end,
                     point_id=point_id(profile_id, plan_id, seq, generation),
+                    context=headers.for_span(bundle, spec.char_start) if headers is not None else None,
                 )
             )
 
@@ -176,13 +169,8 @@ def embed_batch(rt: Runtime, claim: Claim) -> Applied:
         profile = plan.profile
         doc = docs_repo.get_document(s, plan.document_id)
         chunks = plans_repo.chunks_to_embed(s, plan_id, chunk_ids) if chunk_ids else []
-        contexts = (
-            plans_repo.bundle_contexts(s, [c.bundle_id for c in chunks]) if profile.context_template else {}
-        )
-        # The encoder (and the BM25 leg) see the bundle's context header before the chunk text.
-        rows = [
-            (c.id, embedded_text(contexts.get(c.bundle_id), c.text), c.point_id, c.enabled) for c in chunks
-        ]
+        # The encoder (and the BM25 leg) see the chunk's context header before its text.
+        rows = [(c.id, embedded_text(c.context, c.text), c.point_id, c.enabled) for c in chunks]
         # Only what the store filters on: search reads texts, spans and titles from the database.
         base_payload: dict[str, Any] = {
             "plan_id": plan.id,

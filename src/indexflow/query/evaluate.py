@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from indexflow.db import documents as docs_repo
 from indexflow.db import profiles as profiles_repo
 from indexflow.db.session import transaction
 from indexflow.domain import metrics
@@ -286,9 +287,10 @@ def evaluate(
         raise InvalidRequest("k must be at least 1")
     judged = load_queries(queries)
     names = list(dict.fromkeys(profiles or []))
+    with transaction(rt.readers) as s:
+        docs_repo.get_dataset(s, dataset)  # NotFound: a typo must not score zero everywhere
+        default = profiles_repo.search_default(s, rt.settings.default_profile)
     if not names:
-        with transaction(rt.readers) as s:
-            default = profiles_repo.search_default(s, rt.settings.default_profile)
         if default is None:
             raise InvalidRequest("no index profile to evaluate: ingest documents first")
         names = [default.name]

@@ -1,4 +1,4 @@
-"""retrieval options on index profiles; the default profile; bundle context headers
+"""retrieval options on index profiles; the default profile; chunk context headers
 
 Revision ID: 0004
 Revises: 0003
@@ -8,8 +8,8 @@ Create Date: 2026-12-01
 - ``index_profiles.context_template``: a header of document title and section path put in
   front of each chunk's text before it is embedded (and indexed by BM25); null = none.
 - ``index_profiles.is_default``: the profile search uses when none is named (at most one).
-- ``bundles.context``: the header rendered for that bundle (what the embedder saw before
-  each of its chunks), so what was embedded can be shown and re-embedded exactly.
+- ``chunks.context``: the header rendered for that chunk (what the embedder saw before its
+  text), so what was embedded can be shown and embedded again exactly.
 """
 
 from __future__ import annotations
@@ -36,12 +36,12 @@ def upgrade() -> None:
         sqlite_where=sa.text("is_default"),
         postgresql_where=sa.text("is_default"),
     )
-    with op.batch_alter_table("bundles") as batch:
+    with op.batch_alter_table("chunks") as batch:
         batch.add_column(sa.Column("context", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("bundles") as batch:
+    with op.batch_alter_table("chunks") as batch:
         batch.drop_column("context")
     op.drop_index("uq_profiles_one_default", table_name="index_profiles")
     with op.batch_alter_table("index_profiles") as batch:
