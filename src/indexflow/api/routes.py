@@ -196,7 +196,8 @@ def default_profile(request: Request, name: ProfileName, body: ProfileDefault, w
         )
     except TimeoutError as exc:
         raise ConflictError(
-            f"profile {name!r} is still being built; gate it when its plans are EMBEDDED"
+            f"profile {name!r} is being built (its plans have been started); "
+            "ask again when they are EMBEDDED (GET /v1/plans)"
         ) from exc
 
 
