@@ -67,6 +67,7 @@ lint: install
 bench: install
 	$(PY) bench/chunking.py
 	$(PY) bench/ingest.py
+	$(PY) bench/retrieval.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_HOME) .indexflow .pytest_cache

@@ -4,8 +4,10 @@ says what it is about. The stored chunk text and its exact span stay as they are
 
 A profile's ``context_template`` names ``{title}``, ``{section}`` and ``{source}``; lines
 that render empty are dropped, so ``"{title}\\n{section}"`` gives just the title for text
-before the first heading. When the section path starts with the title (a page's ``<h1>`` is
-usually its title), the repeat is left out of ``{section}``.
+before the first heading. When the section path starts with the page's own heading and the
+title holds it (``<title>Configuration - The Cargo Book</title>`` over ``<h1>Configuration</h1>``),
+that heading stands for the title and is left out of ``{section}``: the page is named once,
+without the site's name in every chunk.
 """
 
 from __future__ import annotations
@@ -53,8 +55,10 @@ def _walk_up(comp: Component, by_id: dict[str, Component]) -> tuple[str, ...]:
 def render(template: str, *, title: str, section: Sequence[str], source: str) -> str:
     """The header for one bundle (empty lines dropped, whitespace collapsed per line)."""
     path = list(section)
-    if path and title and path[0].casefold() == title.casefold():
-        path = path[1:]
+    if path and title and path[0].casefold() in title.casefold():
+        # The page's <h1> names it; the title is that plus the site ("Configuration - The Cargo
+        # Book"): say the heading once, without the site's name repeated in every chunk.
+        title, path = path[0], path[1:]
     text = template.format(title=title, section=SECTION_SEPARATOR.join(path), source=source)
     lines = (" ".join(line.split()) for line in text.splitlines())
     return "\n".join(line for line in lines if line)
