@@ -1,6 +1,7 @@
 # indexflow — two commands do all the set-up on a fresh machine:
 #   make demo   virtual env + install, ingest the sample corpus, run two searches
-#   make test   install test dependencies (incl. the pgvector extension) and run the whole suite
+#   make test   install test dependencies (incl. the pgvector extension and Debian's chromium) and run
+#               the whole suite
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -10,7 +11,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-12)
 WHEELS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 DEMO_HOME ?= .indexflow-demo
 
-.PHONY: install demo test test-unit test-embedded test-integration test-e2e test-faults test-adversarial lint bench services pgvector clean
+.PHONY: install demo test test-unit test-embedded test-integration test-e2e test-faults test-adversarial lint bench services pgvector chromium clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,7 +35,11 @@ services:
 pgvector:
 	bash scripts/install_pgvector.sh
 
-test: install services pgvector
+# Debian's chromium for the dashboard's browser tests (tests/e2e/test_dashboard.py)
+chromium:
+	bash scripts/install_chromium.sh
+
+test: install services pgvector chromium
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy src
 	$(VENV)/bin/mypy tests
@@ -50,7 +55,7 @@ test-embedded: install
 test-integration: install services pgvector
 	$(PY) -m pytest -q -p no:cacheprovider tests/contract tests/integration
 
-test-e2e: install services pgvector
+test-e2e: install services pgvector chromium
 	$(PY) -m pytest -q -p no:cacheprovider tests/e2e
 
 test-faults: install pgvector

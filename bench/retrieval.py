@@ -54,6 +54,20 @@ PROFILES: dict[str, dict[str, Any]] = {
     },
     "ctx": {"context_template": HEADER, "chunk_size": 254, "chunk_overlap": 32, "target_bundle_tokens": 512},
     "bm25": {"lexical": True, "chunk_size": 254, "chunk_overlap": 32, "target_bundle_tokens": 512},
+    "ctx-bm25-200": {
+        "context_template": HEADER,
+        "lexical": True,
+        "chunk_size": 200,
+        "chunk_overlap": 40,
+        "target_bundle_tokens": 512,
+    },
+    "ctx-bm25-b254": {
+        "context_template": HEADER,
+        "lexical": True,
+        "chunk_size": 254,
+        "chunk_overlap": 32,
+        "target_bundle_tokens": 254,
+    },
     "ctx-bm25": {
         "context_template": HEADER,
         "lexical": True,
@@ -142,7 +156,7 @@ def indexflow_rows(
             )
             for name in profiles:
                 view = ix.profiles.get(name)
-                chunks = sum(p.chunk_count or 0 for p in ix.plans.list(dataset="bench") if p.profile == name)
+                chunks = ix.rt.store.count(view.collection)  # one point per chunk
                 modes = ["hybrid", "sparse"] if view.lexical else ["dense"]
                 for mode in modes:
                     for cap in CAPS:

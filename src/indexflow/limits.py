@@ -28,6 +28,9 @@ ENCODER_NAME_MAX = 500  # index_profiles.encoder, index_profiles.tokenizer
 DISTANCE_MAX = 16  # index_profiles.distance
 COMPONENT_ID_MAX = 200  # components.local_id, components.parent_local_id
 COMPONENT_KIND_MAX = 32  # components.kind
+WEBHOOK_URL_MAX = 2000  # webhooks.url
+WEBHOOK_SECRET_MAX = 200  # webhooks.secret
+EVENT_TYPE_MAX = 64  # webhook_deliveries.event_type
 
 # -- integer columns ---------------------------------------------------------------------------
 ID_MAX = 2**63 - 1  # BIGINT ids (INTEGER on SQLite is 64-bit too)

@@ -99,6 +99,11 @@ class Runtime:
         store = self.store
         return store if isinstance(store, TransactionalStore) else None
 
+    @property
+    def store_kind(self) -> str:
+        """The store's name in metrics: the configured kind, or an injected store's class name."""
+        return type(self.store).__name__ if self._store_injected else self.settings.vector_store
+
     def encoder(self, profile: IndexProfile) -> Encoder:
         """The injected encoder, else the profile's (shared by the process, see ``get_encoder``)."""
         if self._encoder is not None:

@@ -20,7 +20,8 @@ from indexflow.db import documents as docs_repo
 from indexflow.db import plans as plans_repo
 from indexflow.encoders.base import Encoder
 from indexflow.errors import IndexflowError, InvalidRequest, NoWorkers
-from indexflow.manage import Chunks, Context, Documents, Keys, Maintenance, Plans, Profiles
+from indexflow.manage import Chunks, Context, Documents, Keys, Maintenance, Plans, Profiles, Webhooks
+from indexflow.manage.metrics import Metrics
 from indexflow.pipeline.register import Registration, check_dataset, register_source
 from indexflow.query.evaluate import QueriesArg, evaluate, load_queries
 from indexflow.query.search import search, search_documents
@@ -29,6 +30,7 @@ from indexflow.settings import Settings
 from indexflow.sources import Source, UriPolicy, basename, expand
 from indexflow.stores.base import VectorStore
 from indexflow.tasks.runner import TaskRunner
+from indexflow.tasks.webhooks import flush_recorded
 from indexflow.views import (
     DocumentGroup,
     DocumentReport,
@@ -55,7 +57,7 @@ class Indexflow:
     """Ingest, follow and search an index; the same code on every backend.
 
     Management lives in small collaborators: ``documents``, ``plans``, ``chunks``,
-    ``profiles`` and ``maintenance`` (purge, reconcile, workers, health).
+    ``profiles``, ``maintenance`` (purge, reconcile, workers, health), ``keys`` and ``webhooks``.
 
     Args:
         settings: effective settings; by default read from the environment.
@@ -87,6 +89,8 @@ class Indexflow:
         self.profiles = Profiles(self._ctx)
         self.maintenance = Maintenance(self._ctx, self.plans)
         self.keys = Keys(self._ctx)  # API keys for the HTTP API (the library ignores them)
+        self.metrics = Metrics(self._ctx)  # Prometheus exposition (docs/operations.md)
+        self.webhooks = Webhooks(self._ctx)  # signed event notifications (docs/webhooks.md)
 
     # -- plumbing ---------------------------------------------------------------------------------
     @property
@@ -109,6 +113,8 @@ class Indexflow:
         if self._tasks is not None:
             self._tasks.close()
             self._tasks = None
+        else:
+            flush_recorded(self.rt)  # webhook events recorded without a task runner (e.g. a purge)
         self.rt.close()
 
     def __enter__(self) -> Indexflow:
@@ -435,14 +441,9 @@ class Indexflow:
         queries = load_queries(gate)  # refuse bad judgments before building anything
         if not candidate.is_active:
             self.profiles.activate(name)
-        plan_ids = [p.plan_id for p in self.plans.list() if p.profile == name and p.is_active]
-        plan_ids += [
-            p.plan_id
-            for p in self.plans.list()
-            if p.profile == name and p.status not in ("EMBEDDED", "FAILED")
-        ]
-        if plan_ids:
-            self.wait(sorted(set(plan_ids)), timeout=timeout)
+        building = self.profiles.building(name)
+        if building:
+            self.wait(building, timeout=timeout)
         report = self.evaluate(queries, dataset=dataset, profiles=[name, previous], k=k)
         new, old = report.profiles[0].metrics, report.profiles[1].metrics
         gated = [f"hit@{k}", f"mrr@{k}", f"ndcg@{k}"]

@@ -56,7 +56,7 @@ class Settings(BaseSettings):
         description="profile search uses when none is named and none is marked default (profiles default)",
     )
     max_per_document: int = Field(
-        default=2,
+        default=1,
         ge=0,
         description="search returns at most this many chunks of one document (0: no limit)",
     )
@@ -111,13 +111,35 @@ class Settings(BaseSettings):
     )
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="serve and worker log lines: text, or one JSON object per line"
+    )
+
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="let webhooks reach private, loopback and link-local addresses (on-prem receivers, "
+        "tests); cloud metadata addresses stay refused unless listed in webhook_allow_hosts",
+    )
+    webhook_allow_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="non-public hosts, addresses, networks webhooks may reach (comma-separated)",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="connect and read timeout of one webhook delivery attempt"
+    )
+    webhook_max_backoff_seconds: float = Field(
+        default=300.0, gt=0, description="cap of the exponential backoff while a webhook receiver fails"
+    )
+    webhook_poll_seconds: float = Field(
+        default=1.0, gt=0, description="how often a worker looks for webhook deliveries to send"
+    )
 
     @field_validator("api_local_roots", mode="before")
     @classmethod
     def _split_paths(cls, value: Any) -> Any:
         return _split_list(value, (",", os.pathsep))
 
-    @field_validator("api_allow_hosts", mode="before")
+    @field_validator("api_allow_hosts", "webhook_allow_hosts", mode="before")
     @classmethod
     def _split_hosts(cls, value: Any) -> Any:
         return _split_list(value, (",",))
@@ -174,3 +196,13 @@ def mask_url(url: str) -> str:
     creds, _, host = rest.rpartition("@")
     user = creds.split(":", 1)[0]
     return f"{scheme}://{user}:****@{host}" if ":" in creds else url
+
+
+def export_environment(name: str, value: str) -> None:
+    """Set ``name`` for this process and the processes it starts.
+
+    For libraries configured only through the environment, such as prometheus_client's
+    multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``, set by ``indexflow worker --processes N
+    --metrics-port P`` for its children): the one other place indexflow touches it.
+    """
+    os.environ[name] = value

@@ -82,7 +82,8 @@ class Env:
         r = self.client.request(
             call.method, call.url, params=call.params, json=call.json, files=call.files, headers=headers
         )
-        return Reply(r.status_code, dict(r.headers), r.json())
+        is_json = r.headers.get("content-type", "").startswith("application/json")
+        return Reply(r.status_code, dict(r.headers), r.json() if is_json else r.text)  # /metrics: text
 
     def upload(self, dataset: str, text: str) -> Target:
         """A new document in ``dataset`` (uploaded with the admin key), embedded."""
@@ -151,6 +152,14 @@ class Rule:
     kind: str  # object (a document, plan, chunk), dataset (named in the path/body/query), global
     build: Build
     changes: bool = False  # the 2xx call changes its target: give it a fresh one
+
+
+WEBHOOK_URL = "https://93.184.215.14/indexflow-hook"
+
+
+def _remove_a_spare_webhook(e: Env, _: Target) -> Call:
+    hook = e.ix.webhooks.add(WEBHOOK_URL, dataset="nowhere")
+    return Call("DELETE", f"/v1/webhooks/{hook.webhook_id}")
 
 
 def _deactivate_a_spare_profile(e: Env, _: Target) -> Call:
@@ -237,11 +246,20 @@ RULES: dict[tuple[str, str], Rule] = {
         "dataset",
         lambda e, t: Call("POST", "/v1/search", json={"query": "bees", "dataset": t.dataset}),
     ),
+    ("GET", "/metrics"): Rule("admin", "global", lambda e, t: Call("GET", "/metrics")),
     ("GET", "/v1/events"): Rule(
         "read",
         "dataset",
         lambda e, t: Call("GET", "/v1/events", params={"dataset": t.dataset, "since": EPOCH}, stream=True),
     ),
+    # A public address literal (nothing resolved) for a dataset without documents: never contacted.
+    ("POST", "/v1/webhooks"): Rule(
+        "admin",
+        "global",
+        lambda e, t: Call("POST", "/v1/webhooks", json={"url": WEBHOOK_URL, "dataset": "nowhere"}),
+    ),
+    ("GET", "/v1/webhooks"): Rule("admin", "global", lambda e, t: Call("GET", "/v1/webhooks")),
+    ("DELETE", "/v1/webhooks/{webhook_id}"): Rule("admin", "global", _remove_a_spare_webhook),
 }
 WEAKER = {"write": "read_all", "admin": "write_all"}  # an unscoped key one role short
 SCOPED = {"read": "read_a", "write": "write_a"}  # the role exactly, on dataset "a" only
@@ -504,7 +522,7 @@ def test_serve_on_a_public_address_refuses_while_no_key_exists(cli, no_server, s
         ix.keys.create("ops", role="admin")
     out = cli("serve", "--host", "0.0.0.0", "--port", "8123")
     assert out.exit_code == 0, out.output
-    assert no_server[-1] == {"host": "0.0.0.0", "port": 8123}
+    assert {k: no_server[-1][k] for k in ("host", "port")} == {"host": "0.0.0.0", "port": 8123}
 
 
 def test_the_exposure_check_allows_loopback_and_keyed_servers_only() -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from indexflow import Indexflow
 from indexflow.settings import Settings
+from indexflow.stores.base import VectorStore
 from indexflow.testing import HashEncoder
 
 pytestmark = pytest.mark.integration
@@ -28,6 +29,7 @@ DOCS = {
 
 @pytest.fixture(params=["pgvector", "qdrant"])
 def ix(request: pytest.FixtureRequest, pg_database: str, tmp_path: Path) -> Iterator[Indexflow]:
+    store: VectorStore
     if request.param == "pgvector":
         from indexflow.stores.pgvector import PgVectorStore
 

@@ -13,14 +13,17 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from indexflow.api import routes
-from indexflow.api.auth import Reader, check_every_route_has_a_role, require_dataset, still_allowed
+from indexflow.api.auth import Admin, Reader, check_every_route_has_a_role, require_dataset, still_allowed
 from indexflow.api.limits import RequestLimits
+from indexflow.api.pages import add_pages
+from indexflow.api.request_ids import HEADER as REQUEST_ID_HEADER
+from indexflow.api.request_ids import RequestIds, current_request_id
 from indexflow.api.schemas import DatasetQuery, IdQuery, describe_errors
 from indexflow.errors import (
     ConflictError,
@@ -93,6 +96,8 @@ def create_app(
         version="0.1.0",
         description="Document ingestion and indexing for RAG: upload, follow status, search.",
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc: api/pages.py, with assets from the package (no CDN)
+        redoc_url=None,
     )
 
     @app.exception_handler(IndexflowError)
@@ -121,7 +126,18 @@ def create_app(
         # A bug, never the caller's fault: the error body still, and no internals in it.
         log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
         message = f"internal error ({type(exc).__name__}); see the server log"
-        return error_response(500, "internal_error", message)
+        # Starlette answers this one outside RequestIds: give it the request's id here.
+        rid = current_request_id()
+        return error_response(500, "internal_error", message, {REQUEST_ID_HEADER: rid} if rid else None)
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    def metrics(request: Request, who: Admin) -> Response:
+        """Prometheus metrics (text format): stages, embedding, retries, failures, Dramatiq, and
+        plans, documents and queues read from the database now. Needs an admin key once keys
+        exist: the gauges name every dataset."""
+        ix: Indexflow = request.app.state.ix
+        exp = ix.metrics.exposition(datasets=who.scope)
+        return Response(exp.text, media_type=exp.content_type)
 
     @app.get("/healthz", response_model=Health)
     def healthz(request: Request) -> Health:
@@ -157,7 +173,7 @@ def create_app(
 
         async def stream() -> AsyncIterator[dict[str, str]]:
             cursor: tuple[datetime, int] = (start - timedelta(microseconds=1), 0)
-            seen: dict[int, tuple[str, int | None]] = {}
+            seen: dict[int, tuple[str, int | None, int, bool]] = {}
             recheck = time.monotonic() + _RECHECK_SECONDS
             while not await request.is_disconnected():
                 if time.monotonic() >= recheck:
@@ -173,7 +189,9 @@ def create_app(
                 )
                 cursor = page.cursor
                 for plan in page.plans:
-                    key = (plan.status, plan.embedded_count)
+                    # the generation too: a rerun that ends where it began (FAILED again,
+                    # EMBEDDED again) within one poll is still a change
+                    key = (plan.status, plan.embedded_count, plan.generation, plan.is_active)
                     if seen.get(plan.plan_id) != key:
                         seen[plan.plan_id] = key
                         yield {"event": "plan", "data": json.dumps(plan.to_dict())}
@@ -183,6 +201,8 @@ def create_app(
         return EventSourceResponse(stream(), ping=15)
 
     app.include_router(routes.router)
+    add_pages(app)  # the dashboard at /, /docs, /redoc and their static files
     app.add_middleware(RequestLimits)  # body limits (413) from the facade's settings, before reading
+    app.add_middleware(RequestIds)  # outermost: X-Request-ID on every answer, its id on every log line
     check_every_route_has_a_role(app)
     return app

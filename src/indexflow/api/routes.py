@@ -29,7 +29,9 @@ from indexflow.api.schemas import (
     ProfileName,
     SearchRequest,
     UriIngest,
+    WebhookCreate,
     describe_errors,
+    upload_request_body,
 )
 from indexflow.errors import ConfigurationError, ConflictError, InvalidRequest, RequestTooLarge
 from indexflow.service import Indexflow
@@ -38,6 +40,7 @@ from indexflow.views import (
     Accepted,
     ChunkList,
     ChunkToggle,
+    CreatedWebhook,
     DocumentList,
     DocumentRemoval,
     DocumentSearchResponse,
@@ -50,6 +53,8 @@ from indexflow.views import (
     ProfileView,
     Registered,
     SearchResponse,
+    WebhookList,
+    WebhookView,
 )
 
 router = APIRouter(prefix="/v1")
@@ -65,7 +70,12 @@ def _accepted(reg: Registered) -> JSONResponse:
     return JSONResponse(status_code=202, content=body.to_dict())
 
 
-@router.post("/datasets/{dataset}/documents", status_code=202, response_model=Accepted)
+@router.post(
+    "/datasets/{dataset}/documents",
+    status_code=202,
+    response_model=Accepted,
+    openapi_extra={"requestBody": upload_request_body()},  # the body is read by hand below
+)
 async def upload_document(request: Request, dataset: DatasetPath, who: Writer) -> JSONResponse:
     """Multipart upload (field ``file``) or JSON ``{"uri": …}``; 202 with document and plan ids."""
     require_dataset(who, dataset)
@@ -242,3 +252,21 @@ def evaluate(request: Request, body: EvalRequest, who: Reader) -> EvalReport:
         mode=body.mode,
         max_per_document=body.max_per_document,
     )
+
+
+@router.post("/webhooks", status_code=201, response_model=CreatedWebhook)
+def add_webhook(request: Request, body: WebhookCreate, who: Admin) -> CreatedWebhook:
+    """Add a webhook; the answer holds its signing secret (generated if none is given), once."""
+    return _ix(request).webhooks.add(body.url, events=body.events, dataset=body.dataset, secret=body.secret)
+
+
+@router.get("/webhooks", response_model=WebhookList)
+def list_webhooks(request: Request, who: Admin) -> WebhookList:
+    """Every webhook with its delivery counts; secrets are masked."""
+    return WebhookList(webhooks=_ix(request).webhooks.list())
+
+
+@router.delete("/webhooks/{webhook_id}", response_model=WebhookView)
+def remove_webhook(request: Request, webhook_id: Id, who: Admin) -> WebhookView:
+    """Remove a webhook and drop its pending deliveries."""
+    return _ix(request).webhooks.remove(webhook_id)

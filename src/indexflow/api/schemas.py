@@ -17,11 +17,14 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from indexflow.limits import (
     DATASET_NAME_MAX,
     ENCODER_NAME_MAX,
+    EVENT_TYPE_MAX,
     ID_MAX,
     INT_MAX,
     NAME_PATTERN,
     PROFILE_NAME_MAX,
     SOURCE_MAX,
+    WEBHOOK_SECRET_MAX,
+    WEBHOOK_URL_MAX,
 )
 
 # -- statuses (the values of db.models.PlanStatus; tests/e2e/test_api_validation.py keeps them equal)
@@ -85,6 +88,33 @@ class UriIngest(Body):
         description="fsspec URI (s3://, gs://, https://…) or, if allowed, a server path",
     )
     profiles: list[ProfileRef] | None = Field(default=None, max_length=100)
+
+
+def upload_request_body() -> dict[str, Any]:
+    """The OpenAPI ``requestBody`` of the upload route, which reads its body itself: a multipart
+    form with a binary ``file`` (and an optional ``source``), or a JSON ``UriIngest``; ``/docs``
+    then offers a file picker."""
+    multipart = {
+        "type": "object",
+        "required": ["file"],
+        "properties": {
+            "file": {"type": "string", "format": "binary", "description": "the document's bytes"},
+            "source": {
+                "type": "string",
+                "maxLength": SOURCE_MAX,
+                # an empty default: /docs would otherwise fill in "string" as the source
+                "default": "",
+                "description": "the source to record (empty: upload://<dataset>/<file name>)",
+            },
+        },
+    }
+    return {
+        "required": True,
+        "content": {
+            "multipart/form-data": {"schema": multipart},
+            "application/json": {"schema": UriIngest.model_json_schema()},
+        },
+    }
 
 
 class SearchFilters(Body):
@@ -158,6 +188,25 @@ class EvalRequest(Body):
     k: int = Field(default=10, ge=1, le=1000)
     mode: Literal["dense", "sparse", "hybrid"] | None = None
     max_per_document: int | None = Field(default=None, ge=0, le=1000)
+
+
+class WebhookCreate(Body):
+    url: str = Field(min_length=1, max_length=WEBHOOK_URL_MAX, description="where to POST (http or https)")
+    events: list[Annotated[str, Field(min_length=1, max_length=EVENT_TYPE_MAX)]] | None = Field(
+        default=None,
+        max_length=20,
+        description="event types to receive (plan.embedded, plan.failed, document.activated …); "
+        "null = every type",
+    )
+    dataset: str | None = Field(
+        default=None, min_length=1, max_length=DATASET_NAME_MAX, description="null = every dataset"
+    )
+    secret: str | None = Field(
+        default=None,
+        min_length=16,
+        max_length=WEBHOOK_SECRET_MAX,
+        description="the signing secret; null = generate one (returned once)",
+    )
 
 
 # -- error messages -------------------------------------------------------------------------------

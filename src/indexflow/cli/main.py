@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from indexflow.cli import chunks, documents, keys, maintenance, ops, plans, profiles
+from indexflow.cli import chunks, documents, keys, maintenance, ops, plans, profiles, webhooks
 from indexflow.cli.common import Json, console, err_console, facade, print_json
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ app.add_typer(documents.app, name="documents")
 app.add_typer(plans.app, name="plans")
 app.add_typer(chunks.app, name="chunks")
 app.add_typer(keys.app, name="keys")
+app.add_typer(webhooks.app, name="webhooks")
 
 Dataset = Annotated[str, typer.Option("--dataset", "-d", help="dataset (collection of documents)")]
 
@@ -261,6 +262,10 @@ def preview(
     chunk_overlap: Annotated[int | None, typer.Option(help="tokens shared by neighbours")] = None,
     target_bundle_tokens: Annotated[int | None, typer.Option(help="bundle budget in tokens")] = None,
     tokenizer: Annotated[str | None, typer.Option(help="tokenizer (model id or folder)")] = None,
+    context_template: Annotated[
+        str | None,
+        typer.Option(help='header embedded before each chunk ("" for none; default: the profile\'s)'),
+    ] = None,
     json_out: Json = False,
 ) -> None:
     """Show how a document will be cut (components → bundles → chunks); stores nothing."""
@@ -275,6 +280,7 @@ def preview(
             chunk_size=chunk_size,
             chunk_overlap=chunk_overlap,
             target_bundle_tokens=target_bundle_tokens,
+            context_template=None if context_template is None else context_template.replace("\\n", "\n"),
         )
     except (IndexflowError, ValueError) as exc:
         err_console.print(f"[red]error:[/red] {exc}")

@@ -2,13 +2,40 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from indexflow.cli.common import console, err_console, facade, print_json
 
+if TYPE_CHECKING:
+    from indexflow.settings import Settings
+
 db = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+
+
+class LogFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+LogFormatOption = Annotated[
+    LogFormat | None,
+    typer.Option("--log-format", help="log lines as text or one JSON object each (INDEXFLOW_LOG_FORMAT)"),
+]
+
+
+def _with_log_format(log_format: LogFormat | None) -> Settings:
+    """The settings, with ``--log-format`` over INDEXFLOW_LOG_FORMAT; logging configured so."""
+    from indexflow.observability.logs import configure_logging
+    from indexflow.settings import Settings
+
+    settings = Settings()
+    if log_format is not None:
+        settings = settings.model_copy(update={"log_format": log_format.value})
+    configure_logging(settings.log_format)
+    return settings
 
 
 def config(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
@@ -36,17 +63,29 @@ def worker(
     queues: Annotated[list[str] | None, typer.Option("--queues", "-Q", help="queues to consume")] = None,
     processes: Annotated[int, typer.Option("--processes", "-p", min=1)] = 1,
     threads: Annotated[int, typer.Option("--threads", "-t", min=1)] = 2,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            min=0,
+            max=65535,
+            help="serve Prometheus metrics of all the processes at http://HOST:PORT/metrics",
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option("--metrics-host", help="bind address of --metrics-port")
+    ] = "127.0.0.1",
+    log_format: LogFormatOption = None,
 ) -> None:
     """Run Dramatiq workers for the plan and embed queues (needs INDEXFLOW_BROKER_URL)."""
-    import logging
-
     from indexflow.errors import IndexflowError
-    from indexflow.settings import Settings
     from indexflow.tasks.worker import run_workers
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = _with_log_format(log_format)
     try:
-        run_workers(Settings(), queues, processes, threads)
+        run_workers(
+            settings, queues, processes, threads, metrics_port=metrics_port, metrics_host=metrics_host
+        )
     except IndexflowError as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -55,8 +94,9 @@ def worker(
 def serve(
     host: Annotated[str | None, typer.Option(help="bind address")] = None,
     port: Annotated[int | None, typer.Option(help="port")] = None,
+    log_format: LogFormatOption = None,
 ) -> None:
-    """Run the HTTP API (OpenAPI at /docs).
+    """Run the HTTP API (OpenAPI at /docs, Prometheus metrics at /metrics).
 
     On an address other than loopback it refuses to start (exit 2) while no API key exists
     (`indexflow keys create …`): the API would be open to anyone who can reach it.
@@ -64,12 +104,15 @@ def serve(
     import uvicorn
 
     from indexflow.api.app import create_app
-    from indexflow.settings import Settings
 
-    settings = Settings()
+    settings = _with_log_format(log_format)
     bind = host or settings.api_host
     refuse_exposed_bind(bind)
-    uvicorn.run(create_app(settings), host=bind, port=port or settings.api_port)
+    # uvicorn's loggers go through ours (log_config=None); the app writes one access line per
+    # request itself, with its request id (api/request_ids.py), so uvicorn's own is off.
+    uvicorn.run(
+        create_app(settings), host=bind, port=port or settings.api_port, log_config=None, access_log=False
+    )
 
 
 def refuse_exposed_bind(host: str) -> None:

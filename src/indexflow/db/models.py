@@ -33,11 +33,14 @@ from indexflow.limits import (
     DATASET_NAME_MAX,
     DISTANCE_MAX,
     ENCODER_NAME_MAX,
+    EVENT_TYPE_MAX,
     FILENAME_MAX,
     FORMAT_NAME_MAX,
     PROFILE_NAME_MAX,
     SOURCE_MAX,
     TITLE_MAX,
+    WEBHOOK_SECRET_MAX,
+    WEBHOOK_URL_MAX,
 )
 
 # BIGINT on PostgreSQL, INTEGER on SQLite (where only INTEGER PRIMARY KEY autoincrements).
@@ -374,3 +377,57 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
+
+
+class Webhook(Base):
+    """A receiver of signed event notifications (``indexflow webhooks add``).
+
+    ``secret`` is kept as given, since signing needs it (it is never listed); ``events`` and
+    ``dataset`` filter what it receives (null = every event type, every dataset). ``failures``
+    and ``retry_at`` are the receiver's backoff: while it fails, none of its deliveries is tried
+    before ``retry_at``, so a receiver that is down gets one attempt per backoff interval.
+    """
+
+    __tablename__ = "webhooks"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    url: Mapped[str] = mapped_column(String(WEBHOOK_URL_MAX))
+    secret: Mapped[str] = mapped_column(String(WEBHOOK_SECRET_MAX))
+    events: Mapped[list[str] | None] = mapped_column(JSON)
+    dataset: Mapped[str | None] = mapped_column(String(DATASET_NAME_MAX))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    retry_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_success_at: Mapped[datetime | None]
+
+
+class WebhookDelivery(Base):
+    """One event for one webhook: the webhooks' outbox row.
+
+    Written in the transaction whose status change is the event (nothing is sent for a change
+    that rolled back), claimed by a delivery loop (``claim_token``, ``claim_until``), POSTed
+    after that commit, and marked ``delivered_at`` once the receiver answered 2xx. ``body`` is
+    the exact JSON that is signed and sent, the same on every attempt.
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_pending", "delivered_at", "claim_until"),
+        Index("ix_webhook_deliveries_webhook", "webhook_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(String(36))
+    event_type: Mapped[str] = mapped_column(String(EVENT_TYPE_MAX))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claim_token: Mapped[str | None] = mapped_column(String(36))
+    claim_until: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)

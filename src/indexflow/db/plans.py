@@ -129,6 +129,13 @@ def list_plans(
     return list(s.scalars(q))
 
 
+def unfinished_ids(s: Session, profile_id: int) -> list[int]:
+    """Ids of the profile's plans that are neither EMBEDDED nor FAILED (however many)."""
+    done = (PlanStatus.EMBEDDED, PlanStatus.FAILED)
+    q = select(ChunkPlan.id).where(ChunkPlan.profile_id == profile_id, ChunkPlan.status.not_in(done))
+    return [int(i) for i in s.scalars(q.order_by(ChunkPlan.id))]
+
+
 def clear_building(s: Session, plan: ChunkPlan) -> None:
     """Delete the plan's bundles and chunks, except those of the generation that serves search."""
     keep = plan.serving_generation if plan.is_active else None

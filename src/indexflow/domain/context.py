@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from indexflow.domain.bundler import JOIN, BundleSpec
-from indexflow.domain.chunker import TokenizerLike
+from indexflow.domain.chunker import BundledDocument, TokenizerLike, bundle_and_split
 from indexflow.domain.components import Component
 
 SECTION_KIND = "section"
@@ -148,3 +148,38 @@ class ContextHeaders:
 
 def _blank(text: str) -> bool:
     return not text or text.isspace()
+
+
+def cut_document(
+    components: Sequence[Component],
+    tokenizer: TokenizerLike,
+    *,
+    target_tokens: int,
+    chunk_size: int,
+    chunk_overlap: int,
+    max_tokens: int,
+    template: str | None,
+    title: str,
+    source: str,
+    reuse_encodings: bool,
+) -> tuple[BundledDocument, list[list[str | None]]]:
+    """Bundle and chunk a document as a profile does, with each chunk's context header.
+
+    The bundle stage and ``preview`` both call this, so a preview is what will be stored.
+
+    Returns:
+        The bundles and chunks, and per bundle the header of each of its chunks (None without
+        a template).
+    """
+    headers = None
+    if template:
+        headers = ContextHeaders.build(components, template, title, source, tokenizer, max_tokens)
+        chunk_size, chunk_overlap = headers.fit(chunk_size, chunk_overlap)
+    cut = bundle_and_split(
+        components, tokenizer, target_tokens, chunk_size, chunk_overlap, reuse_encodings=reuse_encodings
+    )
+    contexts = [
+        [headers.for_span(bundle, spec.char_start) if headers is not None else None for spec in specs]
+        for bundle, specs in zip(cut.bundles, cut.chunks, strict=True)
+    ]
+    return cut, contexts

@@ -1,4 +1,5 @@
-"""The facade's collaborators: documents, plans, chunks, profiles, maintenance and API keys.
+"""The facade's collaborators: documents, plans, chunks, profiles, maintenance, API keys
+and webhooks.
 
 Each is built by ``Indexflow`` from one shared ``Context`` (the runtime and the task sender)
 and returns typed views (``indexflow.views``). A change is committed in one transaction
@@ -13,5 +14,6 @@ from indexflow.manage.keys import Keys
 from indexflow.manage.maintenance import Maintenance
 from indexflow.manage.plans import Plans
 from indexflow.manage.profiles import Profiles
+from indexflow.manage.webhooks import Webhooks
 
-__all__ = ["Chunks", "Context", "Documents", "Keys", "Maintenance", "Plans", "Profiles"]
+__all__ = ["Chunks", "Context", "Documents", "Keys", "Maintenance", "Plans", "Profiles", "Webhooks"]

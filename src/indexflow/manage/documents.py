@@ -7,7 +7,9 @@ from collections.abc import Collection
 
 from indexflow.db import documents as docs_repo
 from indexflow.db import plans as plans_repo
+from indexflow.db import webhooks as webhooks_repo
 from indexflow.db.models import ChunkPlan, PlanStatus
+from indexflow.domain.webhooks import DOCUMENT_DEACTIVATED, DOCUMENT_DELETED
 from indexflow.manage.context import Context, check_status
 from indexflow.pipeline import machine
 from indexflow.pipeline.machine import Applied
@@ -103,6 +105,9 @@ class Documents:
             event = machine.Deactivate(mark_failed=mark_failed, drop_vectors=drop_vectors)
             for p in plans:
                 applied.merge(machine.apply(s, p, event, ctx.queues))
+            webhooks_repo.announce_document(
+                s, DOCUMENT_DEACTIVATED, doc, plan_ids=[p.id for p in plans], drop_vectors=drop_vectors
+            )
             out = DocumentRemoval(document_id=doc.id, source=doc.source, plans=[p.id for p in plans])
         ctx.send(applied)
         if drop_vectors:
@@ -119,6 +124,7 @@ class Documents:
             plans = plans_repo.for_document(s, document_id, for_update=True)
             collections = sorted({p.profile.collection for p in plans})
             out = DocumentRemoval(document_id=doc.id, source=doc.source, plans=[p.id for p in plans])
+            webhooks_repo.announce_document(s, DOCUMENT_DELETED, doc, plan_ids=out.plans)
             docs_repo.delete_document(s, doc)
         for collection in collections:
             ctx.store.delete_by_document(collection, document_id)

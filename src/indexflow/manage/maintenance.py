@@ -10,7 +10,9 @@ from indexflow.db import plans as plans_repo
 from indexflow.db import profiles as profiles_repo
 from indexflow.db import session as db_session
 from indexflow.db import units as units_repo
+from indexflow.db import webhooks as webhooks_repo
 from indexflow.db.models import utcnow
+from indexflow.domain.webhooks import DOCUMENT_DELETED
 from indexflow.errors import InvalidRequest
 from indexflow.manage.context import Context
 from indexflow.manage.plans import Plans
@@ -73,6 +75,8 @@ class Maintenance:
             )
             if dry_run:
                 return report
+            if report.documents:  # purged documents are deleted ones: webhooks hear of each
+                webhooks_repo.announce_documents(s, DOCUMENT_DELETED, report.documents, purged=True)
             plans_repo.delete_plans(s, plans)
             if document_id is not None:
                 docs_repo.delete_document_by_id(s, document_id)

@@ -94,6 +94,11 @@ class Profiles:
         ctx.send(applied)
         return ProfileActivation(**view.model_dump(), plans_enqueued=len(plan_ids), plan_ids=plan_ids)
 
+    def building(self, name: str) -> builtins.list[int]:
+        """Ids of the profile's plans still being built (not EMBEDDED nor FAILED)."""
+        with self._ctx.read() as s:
+            return plans_repo.unfinished_ids(s, profiles_repo.get_by_name(s, name).id)
+
     def default(self) -> ProfileView | None:
         """The profile search uses when none is named (None before the first ingest)."""
         with self._ctx.read() as s:

@@ -10,7 +10,9 @@ from sqlalchemy.orm import Session
 
 from indexflow.db import documents as docs_repo
 from indexflow.db import plans as plans_repo
+from indexflow.db import webhooks as webhooks_repo
 from indexflow.db.models import ChunkPlan, PlanStatus, utcnow
+from indexflow.domain.webhooks import DOCUMENT_ACTIVATED
 from indexflow.pipeline.machine import Applied, Queues
 
 # Retiring emits no work; the queues are never used.
@@ -38,6 +40,7 @@ def activate(s: Session, plan: ChunkPlan) -> Applied:
     if previous is not None and previous.id != plan.id:
         out.merge(machine.apply(s, previous, machine.Retire(), _NO_QUEUES))
         s.flush()  # the partial unique index allows one active plan: retire first
+    was_serving = plan.is_active and plan.serving_generation == plan.generation
     if not plan.is_active:
         plan.is_active = True
         plan.activated_at = utcnow()
@@ -46,6 +49,15 @@ def activate(s: Session, plan: ChunkPlan) -> Applied:
         if swapped_out:
             out.drop_points.append((plan.profile.collection, swapped_out))
         plan.serving_generation = plan.generation
+        if not was_serving:  # this version (or generation) answers search from this commit on
+            replaced = previous if previous is not None and previous.id != plan.id else None
+            webhooks_repo.announce_plan(
+                s,
+                DOCUMENT_ACTIVATED,
+                plan,
+                previous_plan_id=replaced.id if replaced is not None else None,
+                previous_version_id=replaced.version_id if replaced is not None else None,
+            )
     return out
 
 

@@ -21,7 +21,9 @@ from sqlalchemy.orm import Session
 from indexflow.db import documents as docs_repo
 from indexflow.db import plans as plans_repo
 from indexflow.db import units as units_repo
+from indexflow.db import webhooks as webhooks_repo
 from indexflow.db.models import ChunkPlan, PlanStatus, UnitKind, utcnow
+from indexflow.domain import webhooks as events
 from indexflow.errors import ConflictError
 
 P, B, R, E, D, F = (
@@ -340,6 +342,7 @@ def apply(s: Session, plan: ChunkPlan, ev: Event, queues: Queues) -> Applied:
     out = Applied()
     if step is None:
         return out
+    before = plan.status
     out.changed = True
     collection = plan.profile.collection
     if step.generation != plan.generation:
@@ -371,6 +374,7 @@ def apply(s: Session, plan: ChunkPlan, ev: Event, queues: Queues) -> Applied:
     elif step.clear_waiting:
         plan.retry_reason, plan.retry_since, plan.retry_at = None, None, None
     plan.status = step.status
+    _announce(s, plan, ev, before, step)
     if step.unserve:
         plan.is_active = False
     if step.retire:
@@ -383,6 +387,22 @@ def apply(s: Session, plan: ChunkPlan, ev: Event, queues: Queues) -> Applied:
     for item in step.work:
         out.units += _add_units(s, item, queues)
     return out
+
+
+def _announce(s: Session, plan: ChunkPlan, ev: Event, before: PlanStatus, step: Step) -> None:
+    """Record the webhook event this step is, in the same transaction (see ``db/webhooks.py``).
+
+    A plan that finished building is ``plan.embedded`` (its ``document.activated``, if it
+    serves, comes from activation); one that just failed is ``plan.failed`` when its work
+    failed, ``plan.cancelled`` when it was stopped (superseded, its document deactivated).
+    """
+    if step.complete:
+        webhooks_repo.announce_plan(
+            s, events.PLAN_EMBEDDED, plan, chunk_count=plan.chunk_count, embedded_count=plan.embedded_count
+        )
+    elif step.status == PlanStatus.FAILED and before != PlanStatus.FAILED:
+        kind = events.PLAN_FAILED if isinstance(ev, Fail | Bundled) else events.PLAN_CANCELLED
+        webhooks_repo.announce_plan(s, kind, plan, last_error=plan.last_error)
 
 
 def _add_units(s: Session, item: WorkItem, q: Queues) -> list[int]:

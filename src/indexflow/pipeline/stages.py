@@ -20,10 +20,10 @@ from indexflow.db import units as units_repo
 from indexflow.db.models import ChunkStatus, PlanStatus, utcnow
 from indexflow.db.session import transaction
 from indexflow.db.units import Claim
-from indexflow.domain.chunker import bundle_and_split
-from indexflow.domain.context import ContextHeaders, embedded_text
+from indexflow.domain.context import cut_document, embedded_text
 from indexflow.domain.ids import basename, point_id
 from indexflow.errors import DimensionMismatch, NotFound
+from indexflow.observability import metrics
 from indexflow.pipeline import machine
 from indexflow.pipeline.machine import Applied
 from indexflow.runtime import Runtime
@@ -113,14 +113,19 @@ def bundle_plan(rt: Runtime, claim: Claim) -> Applied:
 
     from indexflow.encoders.tokenizer import joins_at_whitespace
 
-    headers: ContextHeaders | None = None
-    if template:
-        headers = ContextHeaders.build(components, template, doc_title, doc_source, tokenizer, max_tokens)
-        size, overlap = headers.fit(size, overlap)
     # One tokenization: component texts are counted for bundling, and (for tokenizers that
     # never look across whitespace) each bundle is cut from its members' encodings.
-    cut = bundle_and_split(
-        components, tokenizer, target, size, overlap, reuse_encodings=joins_at_whitespace(tokenizer)
+    cut, contexts = cut_document(
+        components,
+        tokenizer,
+        target_tokens=target,
+        chunk_size=size,
+        chunk_overlap=overlap,
+        max_tokens=max_tokens,
+        template=template,
+        title=doc_title,
+        source=doc_source,
+        reuse_encodings=joins_at_whitespace(tokenizer),
     )
     bundles, per_bundle = cut.bundles, cut.chunks
     new_bundles = [
@@ -129,7 +134,7 @@ def bundle_plan(rt: Runtime, claim: Claim) -> Applied:
     ]
     new_chunks: list[plans_repo.NewChunk] = []
     for index, (bundle, specs) in enumerate(zip(bundles, per_bundle, strict=True)):
-        for spec in specs:
+        for spec, context in zip(specs, contexts[index], strict=True):
             seq = len(new_chunks)
             new_chunks.append(
                 plans_repo.NewChunk(
@@ -141,7 +146,7 @@ def bundle_plan(rt: Runtime, claim: Claim) -> Applied:
                     char_start=spec.char_start,
                     char_end=spec.char_end,
                     point_id=point_id(profile_id, plan_id, seq, generation),
-                    context=headers.for_span(bundle, spec.char_start) if headers is not None else None,
+                    context=context,
                 )
             )
 
@@ -171,6 +176,7 @@ def embed_batch(rt: Runtime, claim: Claim) -> Applied:
         chunks = plans_repo.chunks_to_embed(s, plan_id, chunk_ids) if chunk_ids else []
         # The encoder (and the BM25 leg) see the chunk's context header before its text.
         rows = [(c.id, embedded_text(c.context, c.text), c.point_id, c.enabled) for c in chunks]
+        tokens = sum(c.token_count for c in chunks)
         # Only what the store filters on: search reads texts, spans and titles from the database.
         base_payload: dict[str, Any] = {
             "plan_id": plan.id,
@@ -185,7 +191,8 @@ def embed_batch(rt: Runtime, claim: Claim) -> Applied:
     collection = profile.collection
     if rows:
         encoder = rt.encoder(profile)
-        vectors = encoder.encode([r[1] for r in rows])
+        with metrics.encode_timer(encoder.name):
+            vectors = encoder.encode([r[1] for r in rows])
         if vectors.shape[1] != profile.dimension:
             raise DimensionMismatch(
                 f"encoder {profile.encoder!r} gives {vectors.shape[1]}-d vectors but profile "
@@ -204,7 +211,8 @@ def embed_batch(rt: Runtime, claim: Claim) -> Applied:
     # PGVector in the state database: vectors and chunk status commit in one transaction.
     joined = rt.joined_store
     if points and joined is None:
-        rt.store.upsert(collection, points)
+        with metrics.upsert_timer(rt.store_kind):
+            rt.store.upsert(collection, points)
 
     undo = False
     with transaction(rt.sessions) as s:
@@ -218,8 +226,10 @@ def embed_batch(rt: Runtime, claim: Claim) -> Applied:
             units_repo.finish(s, claim)  # ClaimLost if another worker took this unit over: roll back
             plan = current
             if points and joined is not None:
-                joined.upsert_in(s, collection, points)
+                with metrics.upsert_timer(rt.store_kind):
+                    joined.upsert_in(s, collection, points)
             plans_repo.mark_embedded(s, [r[0] for r in rows])
+            metrics.embedded(profile.name, len(rows), tokens)  # counted once this commits
             plan.embedded_count = plans_repo.count_chunks(s, plan_id, generation, ChunkStatus.EMBEDDED)
             remaining = plan.chunk_count - plan.embedded_count
             return machine.apply(s, plan, machine.BatchEmbedded(generation, remaining), rt.queues)

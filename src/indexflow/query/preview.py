@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from indexflow.domain.chunker import bundle_and_split
 from indexflow.domain.components import iter_preorder
+from indexflow.domain.context import cut_document
+from indexflow.domain.ids import basename
 
 
 def preview(
@@ -16,11 +17,14 @@ def preview(
     chunk_size: int | None = None,
     chunk_overlap: int | None = None,
     target_bundle_tokens: int | None = None,
+    context_template: str | None = None,
+    max_tokens: int | None = None,
     max_bytes: int = 200_000_000,
 ) -> dict[str, Any]:
     """Parse, bundle and chunk ``data``; return components and bundles (with chunks) as plain data.
 
-    A parameter left ``None`` takes the default profile's value.
+    A parameter left ``None`` takes the default profile's value (``context_template=""``: none).
+    Each chunk shows its context header (what is embedded in front of its text).
 
     Raises:
         UnsupportedFormat, ParseError, InputTooLarge: the document cannot be read.
@@ -31,19 +35,25 @@ def preview(
     chunk_size = chunk_size or DEFAULT_PROFILE["chunk_size"]
     chunk_overlap = DEFAULT_PROFILE["chunk_overlap"] if chunk_overlap is None else chunk_overlap
     target_bundle_tokens = target_bundle_tokens or DEFAULT_PROFILE["target_bundle_tokens"]
+    template = DEFAULT_PROFILE["context_template"] if context_template is None else (context_template or None)
+    max_tokens = max_tokens or DEFAULT_PROFILE["max_tokens"]
     from indexflow.encoders.tokenizer import joins_at_whitespace, load_tokenizer
     from indexflow.parsers import parse
 
     parsed = parse(data, filename, max_bytes=max_bytes)
     tokenizer = load_tokenizer(tokenizer_name)
     comps = parsed.components
-    # The same one-tokenization cut as the bundle stage, so the preview is what will be stored.
-    cut = bundle_and_split(
+    # The same cut as the bundle stage (one tokenization, the same headers): what will be stored.
+    cut, contexts = cut_document(
         comps,
         tokenizer,
-        target_bundle_tokens,
-        chunk_size,
-        chunk_overlap,
+        target_tokens=target_bundle_tokens,
+        chunk_size=chunk_size,
+        chunk_overlap=chunk_overlap,
+        max_tokens=max_tokens,
+        template=template,
+        title=parsed.title or basename(filename or "document"),
+        source=filename or "",
         reuse_encodings=joins_at_whitespace(tokenizer),
     )
     counts, bundles, chunks = cut.token_counts, cut.bundles, cut.chunks
@@ -55,6 +65,7 @@ def preview(
             "chunk_size": chunk_size,
             "chunk_overlap": chunk_overlap,
             "target_bundle_tokens": target_bundle_tokens,
+            "context_template": template,
         },
         "components": [
             {
@@ -83,10 +94,11 @@ def preview(
                         "token_count": ch.token_count,
                         "char_start": ch.char_start,
                         "char_end": ch.char_end,
+                        "context": context,
                     }
-                    for ch in specs
+                    for ch, context in zip(specs, heads, strict=True)
                 ],
             }
-            for b, specs in zip(bundles, chunks, strict=True)
+            for b, specs, heads in zip(bundles, chunks, contexts, strict=True)
         ],
     }

@@ -149,6 +149,9 @@ class UriPolicy:
         timeout: seconds for a connect and for each read; a whole download gets ``10 × timeout``.
         schemes: the allowlist (a subset of :data:`ALLOWED_SCHEMES` makes sense).
         resolver: host → addresses (tests inject one; default the system resolver).
+        allow_private: let every non-public address through (loopback, private, link-local …)
+            but a cloud metadata one, which must still be listed in ``allow_hosts``.
+        hint: how to allow a refused address, named in the refusal.
         verify: TLS verification for https (an ``ssl.SSLContext`` for a private CA; default the
             system's CAs); certificates are checked against the URL's host name, not the address.
     """
@@ -164,6 +167,8 @@ class UriPolicy:
         max_redirects: int = MAX_REDIRECTS,
         resolver: Resolver = resolve_host,
         verify: ssl.SSLContext | bool = True,
+        allow_private: bool = False,
+        hint: str = "list it in INDEXFLOW_API_ALLOW_HOSTS to allow it",
     ) -> None:
         self.allow_local_paths = allow_local_paths
         self.local_roots = tuple(Path(r).expanduser().resolve() for r in local_roots)
@@ -174,6 +179,8 @@ class UriPolicy:
         self.max_redirects = max_redirects
         self.resolver = resolver
         self.verify = verify
+        self.allow_private = allow_private
+        self.hint = hint
         self._allowed_names: set[str] = set()
         self._allowed_networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
         for entry in self.allow_hosts:
@@ -190,6 +197,19 @@ class UriPolicy:
             local_roots=settings.api_local_roots,
             allow_hosts=settings.api_allow_hosts,
             timeout=settings.uri_timeout_seconds,
+        )
+
+    @classmethod
+    def for_webhooks(cls, settings: Settings) -> UriPolicy:
+        """Where webhooks may POST: http(s) to public addresses, plus ``webhook_allow_hosts``, plus
+        every non-public address but cloud metadata with ``webhook_allow_private``."""
+        return cls(
+            allow_hosts=settings.webhook_allow_hosts,
+            allow_private=settings.webhook_allow_private,
+            timeout=settings.webhook_timeout_seconds,
+            schemes=HTTP_SCHEMES,
+            max_redirects=0,
+            hint="set INDEXFLOW_WEBHOOK_ALLOW_PRIVATE=true or list it in INDEXFLOW_WEBHOOK_ALLOW_HOSTS",
         )
 
     # -- the checks -------------------------------------------------------------------------------
@@ -238,6 +258,7 @@ class UriPolicy:
         port = url.port or (443 if url.scheme == "https" else 80)
         name = host.rstrip(".")
         by_name = name in self._allowed_names
+        lenient = by_name or self.allow_private  # non-public addresses pass; metadata never does
         try:
             literal: IPAddress | None = ipaddress.ip_address(host)
         except ValueError:
@@ -247,8 +268,8 @@ class UriPolicy:
         else:
             if not _HOSTNAME.match(host):
                 raise InvalidRequest(f"{url_text}: {host!r} is not a valid host name")
-            if not by_name and (name == "localhost" or name.endswith(".localhost")):
-                raise InvalidRequest(f"{url_text}: host {host} resolves to a loopback address")
+            if not lenient and (name == "localhost" or name.endswith(".localhost")):
+                raise InvalidRequest(f"{url_text}: host {host} resolves to a loopback address ({self.hint})")
             if not by_name and name in METADATA_HOSTS:
                 raise InvalidRequest(f"{url_text}: host {host} is a cloud metadata host")
             try:
@@ -261,12 +282,9 @@ class UriPolicy:
             reason = classify_address(ip)
             if reason is None or any(ip in net for net in self._allowed_networks):
                 continue
-            if by_name and reason != METADATA:
+            if lenient and reason != METADATA:
                 continue
-            raise InvalidRequest(
-                f"{url_text}: host {host} resolves to {reason}"
-                " (list it in INDEXFLOW_API_ALLOW_HOSTS to allow it)"
-            )
+            raise InvalidRequest(f"{url_text}: host {host} resolves to {reason} ({self.hint})")
         netloc = url.netloc.decode("ascii")
         return HttpTarget(url=url, host=host, host_header=netloc, addresses=tuple(addresses))
 

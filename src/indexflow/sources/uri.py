@@ -128,3 +128,44 @@ def _consume(
         if time.monotonic() > deadline[0]:
             raise TransientError(f"{origin}: the download took longer than {deadline[1]:g} s")
     return bytes(data), None
+
+
+def post_http(target: HttpTarget, body: bytes, headers: dict[str, str], policy: UriPolicy) -> int:
+    """POST ``body`` to a vetted target (``policy.vet_http``): its addresses in turn, no redirect.
+
+    The connection goes to the vetted address (the Host header and TLS SNI name the URL's host);
+    no proxy from the environment is used. The answer's body is read (at most 64 KiB) and dropped.
+
+    Returns:
+        The receiver's HTTP status (a redirect is an answer like any other: not followed).
+
+    Raises:
+        TransientError: no address accepted the connection, or the attempt timed out.
+    """
+    import httpx
+
+    extensions = {"sni_hostname": target.host.rstrip(".")} if target.url.scheme == "https" else {}
+    sent = {"User-Agent": "indexflow", **headers, "Host": target.host_header}
+    timeout = httpx.Timeout(policy.timeout)
+    failure: httpx.HTTPError | None = None
+    for address in target.addresses:
+        pinned = target.url.copy_with(host=str(address))
+        with httpx.Client(
+            trust_env=False, timeout=timeout, follow_redirects=False, verify=policy.verify
+        ) as client:
+            try:
+                post = client.stream("POST", pinned, content=body, headers=sent, extensions=extensions)
+                with post as response:
+                    read = 0
+                    for chunk in response.iter_raw():
+                        read += len(chunk)
+                        if read > 65_536:
+                            break
+                    return response.status_code
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                failure = exc  # the next vetted address, if any
+            except httpx.TimeoutException as exc:
+                raise TransientError(f"{target.host}: timed out after {policy.timeout:g} s") from exc
+            except httpx.HTTPError as exc:
+                raise TransientError(f"{target.host}: {exc}") from exc
+    raise TransientError(f"cannot connect to {target.host}: {failure}") from failure

@@ -6,6 +6,7 @@ import dramatiq
 from dramatiq.middleware import CurrentMessage
 
 from indexflow.errors import ConfigurationError
+from indexflow.observability.metrics import DramatiqMetrics
 from indexflow.settings import Settings
 
 
@@ -32,4 +33,5 @@ def make_broker(settings: Settings) -> dramatiq.Broker:
     else:
         raise ConfigurationError(f"unsupported broker URL {url!r}: use redis://… or amqp://…")
     broker.add_middleware(CurrentMessage())
+    broker.add_middleware(DramatiqMetrics())  # indexflow_dramatiq_* (observability/metrics.py)
     return broker

@@ -15,11 +15,19 @@
 - a builtin ``ConnectionError`` / ``TimeoutError`` from a vendor library counts as transient.
 - any other exception (a bug): retried with backoff ``max_embed_retries`` times, then the plan
   fails with "gave up after N retries: …".
+
+Each run is measured and classified here (``indexflow.observability.metrics.stage_run``): its
+duration by stage and outcome (ok, retry, failed, dropped: a claim lost to another worker or
+rows deleted meanwhile), retries and failures by error class (transient, permanent, timeout,
+unknown), and one log event on ``indexflow.stage`` with its plan, document, dataset, stage,
+``duration_ms`` and outcome.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import weakref
 from datetime import datetime
 
 from dramatiq.middleware import TimeLimitExceeded
@@ -27,11 +35,13 @@ from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from indexflow.db import plans as plans_repo
+from indexflow.db import stats as stats_repo
 from indexflow.db import units as units_repo
 from indexflow.db.models import UnitKind, utcnow
 from indexflow.db.session import refused, transaction
 from indexflow.db.units import Claim, ClaimLost
 from indexflow.errors import ConfigurationError, IndexflowError, NotFound, PermanentError, TransientError
+from indexflow.observability.metrics import StageRun, stage_run
 from indexflow.pipeline import machine, stages
 from indexflow.pipeline.machine import Applied
 from indexflow.runtime import Runtime
@@ -39,6 +49,7 @@ from indexflow.tasks.heartbeat import WorkerState
 from indexflow.tasks.outbox import Outbox
 
 log = logging.getLogger(__name__)
+stage_log = logging.getLogger("indexflow.stage")  # one event per unit run (docs/operations.md)
 
 STAGES = {
     UnitKind.PARSE: stages.parse_version,
@@ -80,31 +91,96 @@ def _run_reserved(rt: Runtime, unit_id: int, worker: WorkerState, outbox: Outbox
         return
     worker.started(claim)
     applied = Applied()
-    try:
-        applied = STAGES[claim.kind](rt, claim)
-    except ClaimLost as exc:
-        log.warning("%s", exc)
-    except NotFound as exc:
-        if _rows_exist(rt, claim):
-            applied = fail(rt, claim, str(exc))  # something else is missing: say so, do not hang
-        else:
-            log.info("unit %s ends: %s", unit_id, exc)
-            with transaction(rt.sessions) as s:
-                units_repo.delete_unit(s, unit_id)
-    except (PermanentError, ConfigurationError) as exc:  # bad input, or settings that cannot work
-        applied = fail(rt, claim, str(exc))
-    except DataError as exc:  # from a session outside transaction(): permanent all the same
-        applied = fail(rt, claim, str(refused(exc)))
-    except TimeLimitExceeded:
-        applied = fail(rt, claim, f"{claim.kind.value} exceeded {time_limit_seconds(rt, claim.kind)} s")
-    except (TransientError, ConnectionError, TimeoutError) as exc:
-        retry(rt, claim, exc, bounded=False)
-    except Exception as exc:
-        log.exception("unit %s (%s) raised", unit_id, claim.kind.value)
-        applied = retry(rt, claim, exc, bounded=True)
-    finally:
-        worker.done(claim)
+    with stage_run(claim.kind.value) as run:
+        try:
+            applied = STAGES[claim.kind](rt, claim)
+            run.end("ok")
+        except ClaimLost as exc:
+            log.warning("%s", exc)
+            run.end("dropped")
+        except NotFound as exc:
+            if _rows_exist(rt, claim):
+                applied = fail(rt, claim, str(exc))  # something else is missing: say so, do not hang
+                run.end("failed", "permanent")
+            else:
+                log.info("unit %s ends: %s", unit_id, exc)
+                with transaction(rt.sessions) as s:
+                    units_repo.delete_unit(s, unit_id)
+                run.end("dropped")
+        except (PermanentError, ConfigurationError) as exc:  # bad input, or settings that cannot work
+            applied = fail(rt, claim, str(exc))
+            run.end("failed", "permanent")
+        except DataError as exc:  # from a session outside transaction(): permanent all the same
+            applied = fail(rt, claim, str(refused(exc)))
+            run.end("failed", "permanent")
+        except TimeLimitExceeded:
+            applied = fail(rt, claim, f"{claim.kind.value} exceeded {time_limit_seconds(rt, claim.kind)} s")
+            run.end("failed", "timeout")
+        except (TransientError, ConnectionError, TimeoutError) as exc:
+            retry(rt, claim, exc, bounded=False)
+            run.end("retry", "transient")
+        except Exception as exc:
+            log.exception("unit %s (%s) raised", unit_id, claim.kind.value)
+            gave_up = claim.failures + 1 > rt.settings.max_embed_retries
+            applied = retry(rt, claim, exc, bounded=True)
+            run.end("failed" if gave_up else "retry", "unknown")
+        finally:
+            worker.done(claim)
+            _log_run(rt, claim, run)
     after_commit(rt, applied, outbox)
+
+
+# What a plan or version belongs to never changes: each runtime (one database) remembers it,
+# bounded, instead of asking again for every embed batch.
+_Key = tuple[int | None, int | None]
+_SUBJECTS: weakref.WeakKeyDictionary[Runtime, dict[_Key, stats_repo.Subject]] = weakref.WeakKeyDictionary()
+_SUBJECTS_LOCK = threading.Lock()
+_SUBJECTS_MAX = 10_000
+
+
+def _subject(rt: Runtime, claim: Claim) -> stats_repo.Subject | None:
+    key = (claim.plan_id, claim.version_id)
+    with _SUBJECTS_LOCK:
+        known = _SUBJECTS.setdefault(rt, {})
+        found = known.get(key)
+    if found is not None:
+        return found
+    try:
+        with transaction(rt.readers) as s:
+            found = stats_repo.unit_subject(s, plan_id=claim.plan_id, version_id=claim.version_id)
+    except IndexflowError:
+        return None  # the database is away: the event goes out without document and dataset
+    if found is not None:
+        with _SUBJECTS_LOCK:
+            if len(known) >= _SUBJECTS_MAX:
+                known.clear()
+            known[key] = found
+    return found
+
+
+def _log_run(rt: Runtime, claim: Claim, run: StageRun) -> None:
+    """The stage run's log event: plan, document, dataset, stage, duration and outcome."""
+    if not stage_log.isEnabledFor(logging.INFO):
+        return  # nobody listens (a CLI command without logging configured): no lookup either
+    subject = _subject(rt, claim)
+    ms = round(run.seconds * 1000, 1)
+    fields = {
+        "event": "stage",
+        "stage": run.stage,
+        "outcome": run.outcome,
+        "duration_ms": ms,
+        "unit_id": claim.unit_id,
+        "plan_id": claim.plan_id,
+        "version_id": claim.version_id,
+        "document_id": subject.document_id if subject is not None else None,
+        "dataset": subject.dataset if subject is not None else None,
+        "profile": subject.profile if subject is not None else None,
+    }
+    if run.outcome in ("retry", "failed"):
+        fields["error_class"] = run.error_class
+    # INFO whatever the outcome: a failure's reason is the plan's last_error, and a retry is
+    # logged as a warning already; a CLI without logging configured prints none of these.
+    stage_log.info("%s %s in %.0f ms", run.stage, run.outcome, ms, extra=fields)
 
 
 def _rows_exist(rt: Runtime, claim: Claim) -> bool:

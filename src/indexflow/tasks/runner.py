@@ -22,6 +22,7 @@ from indexflow.tasks.broker import make_broker
 from indexflow.tasks.heartbeat import HeartbeatThread, WorkerState
 from indexflow.tasks.outbox import Outbox
 from indexflow.tasks.sweeper import SweepReport, sweep
+from indexflow.tasks.webhooks import WebhookSender, WebhookThread, flush_recorded
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,8 @@ class TaskRunner:
         self._worker: dramatiq.Worker | None = None
         self._sweeper: SweeperThread | None = None
         self._heartbeat: HeartbeatThread | None = None
+        self.webhooks = WebhookSender(rt)  # posts committed webhook events (tasks/webhooks.py)
+        self._webhook_thread: WebhookThread | None = None
         self._lock = threading.Lock()
         self._owns_home = False
         self._closing = threading.Event()
@@ -126,6 +129,8 @@ class TaskRunner:
             interval = sweep_interval or max(1.0, min(5.0, self.rt.settings.lease_seconds / 5))
             self._sweeper = SweeperThread(self, interval)
             self._sweeper.start()
+            self._webhook_thread = WebhookThread(self.webhooks, self.rt.settings.webhook_poll_seconds)
+            self._webhook_thread.start()
         try:
             # In-process, this process owns the home: what a dead run left is resumed right now.
             self.sweep_once(owner=self.state.id if self.in_process else None)
@@ -162,6 +167,10 @@ class TaskRunner:
             if self._heartbeat is not None:
                 self._heartbeat.stop()
                 self._heartbeat = None
+            if self._webhook_thread is not None:
+                self._webhook_thread.stop(timeout=self.rt.settings.webhook_timeout_seconds + 5)
+                self._webhook_thread = None
+        flush_recorded(self.rt, self.webhooks)  # the events this process caused, sent before it exits
         self.broker.close()
         if self._owns_home:
             homelock.release(self.rt.settings.home)

@@ -1,4 +1,9 @@
-"""``indexflow worker``: Dramatiq worker processes for the plan and embed queues."""
+"""``indexflow worker``: Dramatiq worker processes for the plan and embed queues.
+
+With ``metrics_port`` the processes' metrics are served on one HTTP endpoint
+(``observability.metrics.MetricsEndpoint``: prometheus_client's multiprocess mode in a
+temporary folder of this run when there are several processes).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,13 @@ import multiprocessing
 import os
 import signal
 import threading
+from typing import TYPE_CHECKING
 
 from indexflow.errors import ConfigurationError
 from indexflow.settings import Settings
+
+if TYPE_CHECKING:
+    from indexflow.observability.metrics import MetricsEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +54,54 @@ def run_worker(settings: Settings, queues: list[str] | None, threads: int) -> No
 
 
 def _child(settings: Settings, queues: list[str] | None, threads: int) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(processName)s %(levelname)s %(message)s")
+    from indexflow.observability.logs import configure_logging
+
+    configure_logging(settings.log_format)
     run_worker(settings, queues, threads)
 
 
-def run_workers(settings: Settings, queues: list[str] | None, processes: int, threads: int) -> None:
-    """Start ``processes`` worker processes (spawned: no forked torch/DB state) and wait."""
+def run_workers(
+    settings: Settings,
+    queues: list[str] | None,
+    processes: int,
+    threads: int,
+    *,
+    metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
+) -> None:
+    """Start ``processes`` worker processes (spawned: no forked torch/DB state) and wait.
+
+    ``metrics_port``: serve all their metrics on ``http://metrics_host:metrics_port/metrics``.
+
+    Raises:
+        ConfigurationError: the metrics port cannot be bound.
+    """
+    endpoint = None
+    if metrics_port is not None:
+        from indexflow.observability.metrics import MetricsEndpoint
+
+        # Before any child starts: with several processes it exports their metrics folder.
+        endpoint = MetricsEndpoint(metrics_host, metrics_port, processes=processes)
+        log.info(
+            "serving metrics on http://%s:%d/metrics%s",
+            metrics_host,
+            endpoint.port,
+            f" (the processes' values in {endpoint.path})" if endpoint.path else "",
+        )
+    try:
+        _run(settings, queues, processes, threads, endpoint)
+    finally:
+        if endpoint is not None:
+            endpoint.close()
+
+
+def _run(
+    settings: Settings,
+    queues: list[str] | None,
+    processes: int,
+    threads: int,
+    endpoint: MetricsEndpoint | None,
+) -> None:
     if processes <= 1:
         _child(settings, queues, threads)
         return
@@ -74,3 +125,5 @@ def run_workers(settings: Settings, queues: list[str] | None, processes: int, th
     signal.signal(signal.SIGTERM, forward)
     for child in children:
         child.join()
+        if endpoint is not None and child.pid is not None:
+            endpoint.process_ended(child.pid)

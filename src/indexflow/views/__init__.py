@@ -30,6 +30,7 @@ from indexflow.views.search import (
     HitDocument,
     SearchResponse,
 )
+from indexflow.views.webhooks import CreatedWebhook, WebhookList, WebhookView
 
 __all__ = [
     "ROLES",
@@ -38,6 +39,7 @@ __all__ = [
     "ChunkToggle",
     "ChunkView",
     "CreatedKey",
+    "CreatedWebhook",
     "DocumentGroup",
     "DocumentList",
     "DocumentRemoval",
@@ -67,6 +69,8 @@ __all__ = [
     "Registered",
     "SearchResponse",
     "View",
+    "WebhookList",
+    "WebhookView",
     "WorkerView",
     "document_status",
     "iso",

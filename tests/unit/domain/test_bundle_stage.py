@@ -45,6 +45,8 @@ def test_stored_bundles_and_chunks_equal_the_preview_of_each_document(
                 chunk_size=profile.chunk_size,
                 chunk_overlap=profile.chunk_overlap,
                 target_bundle_tokens=profile.target_bundle_tokens,
+                context_template=profile.context_template or "",
+                max_tokens=profile.max_tokens,
             )
             bundles = s.scalars(select(Bundle).where(Bundle.plan_id == plan.id).order_by(Bundle.seq)).all()
             chunks = s.scalars(select(Chunk).where(Chunk.plan_id == plan.id).order_by(Chunk.seq)).all()
@@ -52,8 +54,11 @@ def test_stored_bundles_and_chunks_equal_the_preview_of_each_document(
                 (b["seq"], b["title"], b["text"], b["token_count"], b["component_ids"], b["paths"])
                 for b in shown["bundles"]
             ]
-            assert [(c.bundle_seq, c.text, c.token_count, c.char_start, c.char_end) for c in chunks] == [
-                (b["seq"], c["text"], c["token_count"], c["char_start"], c["char_end"])
+            stored = [
+                (c.bundle_seq, c.text, c.token_count, c.char_start, c.char_end, c.context) for c in chunks
+            ]
+            assert stored == [
+                (b["seq"], c["text"], c["token_count"], c["char_start"], c["char_end"], c["context"])
                 for b in shown["bundles"]
                 for c in b["chunks"]
             ]

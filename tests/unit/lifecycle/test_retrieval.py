@@ -78,28 +78,27 @@ def test_group_by_document_ranks_documents_by_their_best_chunk_with_evidence(ix,
     assert groups[0].hits[0].score == groups[0].score  # the document's score is its best chunk's
     assert all(h.document.id == groups[0].document.id for h in groups[0].hits)
     with pytest.raises(InvalidRequest, match="group_by"):
-        ix.search(BEE_QUERY, dataset="docs", group_by="section")  # type: ignore[call-overload]
+        ix.search(BEE_QUERY, dataset="docs", group_by="section")
 
 
 def test_sparse_and_hybrid_need_a_lexical_profile_and_find_exact_identifiers(ix, docs_dir: Path) -> None:
-    _ingest(ix, _corpus(docs_dir))
+    ix.profiles.create("dense", lexical=False)
+    _ingest(ix, _corpus(docs_dir), profiles=["default", "dense"])
     with pytest.raises(InvalidRequest, match="lexical"):
-        ix.search("ZX-4471", dataset="docs", mode="sparse")
+        ix.search("ZX-4471", dataset="docs", profile="dense", mode="sparse")
     with pytest.raises(InvalidRequest, match="mode"):
         ix.search("ZX-4471", dataset="docs", mode="fuzzy")
+    assert ix.profiles.get("default").lexical and not ix.profiles.get("dense").lexical
 
-    ix.profiles.clone("default", "hybrid", lexical=True)
-    report = ix.profiles.activate("hybrid")
-    ix.wait(report.plan_ids, timeout=300)
-    assert ix.profiles.get("hybrid").lexical and not ix.profiles.get("default").lexical
-
-    sparse = ix.search("ZX-4471", dataset="docs", profile="hybrid", mode="sparse", max_per_document=0)
+    sparse = ix.search("ZX-4471", dataset="docs", mode="sparse", max_per_document=0)
     assert sparse and sparse[0].document.source.endswith("glossary.md")
     assert all("4471" in h.text or "zx" in h.text.lower() for h in sparse)  # BM25 only matches terms
-    hybrid = ix.search("ZX-4471", dataset="docs", profile="hybrid")  # default mode: hybrid
+    hybrid = ix.search("ZX-4471", dataset="docs")  # the default profile's default mode: hybrid
     assert hybrid[0].document.source.endswith("glossary.md")
-    dense = ix.search(BEE_QUERY, dataset="docs", profile="hybrid", mode="dense")
+    dense = ix.search(BEE_QUERY, dataset="docs", mode="dense")
     assert dense[0].document.source.endswith("bees.md")
+    # hybrid scores are reciprocal-rank-fusion scores: at most 2 / (60 + 1)
+    assert 0 < hybrid[0].score <= 2 / 61 + 1e-9
 
 
 def test_contextual_headers_are_embedded_but_chunk_text_and_spans_stay(ix, docs_dir: Path) -> None:
@@ -108,10 +107,11 @@ def test_contextual_headers_are_embedded_but_chunk_text_and_spans_stay(ix, docs_
         "# Installing\n\nGet it first.\n\n## On Linux\n\n" + ("Run the installer and follow it. " * 60)
     )
     ix.profiles.create("ctx", context_template="{title}\n{section}", chunk_size=200)
-    report = ix.ingest([str(page)], dataset="docs", profiles=["default", "ctx"], timeout=300)
+    ix.profiles.create("plain", context_template="", chunk_size=200)
+    report = ix.ingest([str(page)], dataset="docs", profiles=["plain", "ctx"], timeout=300)
     assert report.ok, report
     by_profile = {p.profile: p.plan_id for p in report.documents[0].plans}
-    plain, ctx = chunk_rows(ix, by_profile["default"]), chunk_rows(ix, by_profile["ctx"])
+    plain, ctx = chunk_rows(ix, by_profile["plain"]), chunk_rows(ix, by_profile["ctx"])
     assert plain and all(c.context is None for c in plain)
     # each chunk: the title, then the section path it starts in (the title not repeated)
     contexts = [c.context for c in ctx]
@@ -124,7 +124,7 @@ def test_contextual_headers_are_embedded_but_chunk_text_and_spans_stay(ix, docs_
     for c in ctx:
         assert bundle_text[c.bundle_id][c.char_start : c.char_end] == c.text  # spans unchanged
     # the header is what made the chunk findable by its section's name
-    hits = ix.search("On Linux", dataset="docs", profile="ctx", k=1)
+    hits = ix.search("On Linux", dataset="docs", profile="ctx", k=1, mode="dense")
     assert hits and hits[0].plan_id == by_profile["ctx"]
 
 
@@ -207,7 +207,7 @@ def test_profiles_default_switches_what_search_uses(ix, docs_dir: Path) -> None:
     default_plan = ix.search(BEE_QUERY, dataset="docs")[0].plan_id
     result = ix.switch_default("other")
     assert result.switched and result.default == "other" and result.previous == "default"
-    assert ix.profiles.default().name == "other"  # type: ignore[union-attr]
+    assert ix.profiles.default().name == "other"
     assert ix.profiles.get("other").is_default and not ix.profiles.get("default").is_default
     hit = ix.search(BEE_QUERY, dataset="docs")[0]
     assert hit.plan_id != default_plan
@@ -224,7 +224,7 @@ def test_the_gate_switches_a_candidate_that_is_no_worse(ix, docs_dir: Path, tmp_
     assert result.switched and result.default == "twin" and result.worse == []
     assert result.candidate_metrics == result.previous_metrics
     assert all(p.status == "EMBEDDED" for p in ix.plans.list() if p.profile == "twin")
-    assert ix.profiles.default().name == "twin"  # type: ignore[union-attr]
+    assert ix.profiles.default().name == "twin"
 
 
 def test_the_gate_keeps_the_default_when_the_candidate_is_worse(ix, docs_dir: Path) -> None:
@@ -238,5 +238,18 @@ def test_the_gate_keeps_the_default_when_the_candidate_is_worse(ix, docs_dir: Pa
     assert result.previous_metrics is not None and result.previous_metrics["hit@10"] == 1.0
     assert result.candidate_metrics["hit@10"] == 0.0
     assert set(result.worse) == {"hit@10", "mrr@10", "ndcg@10"}
-    assert ix.profiles.default().name == "default"  # type: ignore[union-attr]
+    assert ix.profiles.default().name == "default"
     assert ix.search(BEE_QUERY, dataset="docs", k=1)[0].chunk.id == hits[0].chunk.id
+
+
+def test_retrieval_options_are_immutable_once_used_and_cloned_to_change(ix, docs_dir: Path) -> None:
+    from indexflow.errors import ConflictError
+
+    ingest_one(ix, write_doc(docs_dir / "bees.md", BEES), dataset="docs")
+    for change in ({"lexical": True}, {"context_template": "{title}"}):
+        with pytest.raises(ConflictError, match="clone"):
+            ix.profiles.update("default", **change)
+    clone = ix.profiles.clone("default", "rich", lexical=True, context_template="{title}\n{section}")
+    assert clone.lexical and clone.context_template == "{title}\n{section}"
+    plain = ix.profiles.clone("rich", "plain", context_template="")  # "" clones without headers
+    assert plain.lexical and plain.context_template is None
