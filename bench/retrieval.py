@@ -41,42 +41,24 @@ K = 10
 HEADER = "{title}\n{section}"
 
 # name -> (profile parameters, search options); "default" is the profile indexflow creates.
+PLAIN = {"lexical": False, "context_template": ""}
+W254 = {"chunk_size": 254, "chunk_overlap": 32, "target_bundle_tokens": 512}
 PROFILES: dict[str, dict[str, Any]] = {
-    "default": {},
-    "w200": {"chunk_size": 200, "chunk_overlap": 40, "target_bundle_tokens": 512},
-    "w254": {"chunk_size": 254, "chunk_overlap": 32, "target_bundle_tokens": 512},
-    "b254": {"chunk_size": 254, "chunk_overlap": 32, "target_bundle_tokens": 254},
-    "ctx200": {
-        "context_template": HEADER,
+    "default": {},  # what a new install gets: W254 + title/section headers + BM25 (hybrid)
+    "dense-200": {"chunk_size": 200, "chunk_overlap": 40, "target_bundle_tokens": 512, **PLAIN},
+    "dense-254": {**W254, **PLAIN},
+    "dense-254-b254": {**W254, "target_bundle_tokens": 254, **PLAIN},
+    "headers": {**W254, "lexical": False, "context_template": HEADER},
+    "bm25": {**W254, "lexical": True, "context_template": ""},
+    "headers-bm25-200": {
         "chunk_size": 200,
         "chunk_overlap": 40,
         "target_bundle_tokens": 512,
-    },
-    "ctx": {"context_template": HEADER, "chunk_size": 254, "chunk_overlap": 32, "target_bundle_tokens": 512},
-    "bm25": {"lexical": True, "chunk_size": 254, "chunk_overlap": 32, "target_bundle_tokens": 512},
-    "ctx-bm25-200": {
-        "context_template": HEADER,
         "lexical": True,
-        "chunk_size": 200,
-        "chunk_overlap": 40,
-        "target_bundle_tokens": 512,
-    },
-    "ctx-bm25-b254": {
         "context_template": HEADER,
-        "lexical": True,
-        "chunk_size": 254,
-        "chunk_overlap": 32,
-        "target_bundle_tokens": 254,
-    },
-    "ctx-bm25": {
-        "context_template": HEADER,
-        "lexical": True,
-        "chunk_size": 254,
-        "chunk_overlap": 32,
-        "target_bundle_tokens": 512,
     },
 }
-CAPS = (0, 1, 2, 3)
+CAPS = (0, 1, 2)
 
 
 def build_sets(out: Path) -> None:

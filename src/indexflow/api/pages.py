@@ -33,6 +33,9 @@ DASHBOARD_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
+# The OpenAPI pages run inline scripts and styles; they only may not fetch images from elsewhere
+# (ReDoc's footer logo is hard-coded to a CDN: refused, it hides itself).
+DOCS_CSP = "img-src 'self' data:; frame-ancestors 'none'"
 
 
 def swagger_ui_dir() -> Path:
@@ -64,7 +67,7 @@ def add_pages(app: FastAPI) -> None:
 
     async def swagger_ui(request: Request) -> HTMLResponse:
         base = root(request)
-        return get_swagger_ui_html(
+        html = get_swagger_ui_html(
             openapi_url=base + openapi_url,
             title=f"{app.title} - Swagger UI",
             swagger_js_url=f"{base}{SWAGGER_PREFIX}/swagger-ui-bundle.js",
@@ -75,19 +78,23 @@ def add_pages(app: FastAPI) -> None:
             # validatorUrl null: no badge fetched from validator.swagger.io
             swagger_ui_parameters={**(app.swagger_ui_parameters or {}), "validatorUrl": None},
         )
+        html.headers["Content-Security-Policy"] = DOCS_CSP
+        return html
 
     async def swagger_ui_redirect(request: Request) -> HTMLResponse:
         return get_swagger_ui_oauth2_redirect_html()
 
     async def redoc(request: Request) -> HTMLResponse:
         base = root(request)
-        return get_redoc_html(
+        html = get_redoc_html(
             openapi_url=base + openapi_url,
             title=f"{app.title} - ReDoc",
             redoc_js_url=f"{base}{STATIC_PREFIX}/redoc/redoc.standalone.js",
             redoc_favicon_url=f"{base}{SWAGGER_PREFIX}/favicon-32x32.png",
             with_google_fonts=False,
         )
+        html.headers["Content-Security-Policy"] = DOCS_CSP
+        return html
 
     app.add_route("/", dashboard, include_in_schema=False)
     app.add_route("/docs", swagger_ui, include_in_schema=False)
