@@ -49,21 +49,21 @@ def test_eval_search_options_and_the_default_gate_from_the_command_line(tmp_path
     assert set(table["default"]) == {"hit@1", "hit@5", "mrr@5", "ndcg@5", "recall@5"}
     assert 0 < table["default"]["hit@5"] <= 1
 
-    run(home, "profiles", "clone", "default", "bm25", "--lexical")
-    run(home, "profiles", "activate", "bm25")
-    text = run(home, "eval", str(judged), "-d", "docs", "--profile", "default", "--profile", "bm25").stdout
-    assert "default" in text and "bm25" in text and "hybrid" in text and "hit@10" in text
+    run(home, "profiles", "clone", "default", "dense", "--no-lexical", "--context-template", "")
+    run(home, "profiles", "activate", "dense")
+    text = run(home, "eval", str(judged), "-d", "docs", "--profile", "default", "--profile", "dense").stdout
+    assert "default" in text and "dense" in text and "hybrid" in text and "hit@10" in text
 
-    hits = js(home, "search", "E7731", "-d", "docs", "--profile", "bm25", "--mode", "sparse")
+    hits = js(home, "search", "E7731", "-d", "docs", "--mode", "sparse")  # the default profile has BM25
     assert hits[0]["document"]["source"].endswith("codes.md")
     groups = js(home, "search", BEE_QUERY, "-d", "docs", "--group-by", "document", "--max-per-document", "2")
     assert groups[0]["document"]["source"].endswith("bees.md") and 1 <= len(groups[0]["hits"]) <= 2
-    assert "mode" in fails(home, "search", "x", "-d", "docs", "--mode", "sparse")  # default has no BM25
+    assert "lexical" in fails(home, "search", "x", "-d", "docs", "--profile", "dense", "--mode", "sparse")
 
-    result = js(home, "profiles", "default", "bm25", "--gate", str(judged), "-d", "docs", "--margin", "0.5")
-    assert result["switched"] is True and result["default"] == "bm25"
+    result = js(home, "profiles", "default", "dense", "--gate", str(judged), "-d", "docs", "--margin", "0.5")
+    assert result["switched"] is True and result["default"] == "dense"
     assert set(result["candidate_metrics"]) >= {"hit@10", "mrr@10", "ndcg@10"}
-    assert js(home, "profiles", "default")["name"] == "bm25"
+    assert js(home, "profiles", "default")["name"] == "dense"
 
 
 @pytest.fixture
@@ -90,7 +90,9 @@ def test_search_options_eval_and_default_over_http(
     for bad in ({"mode": "fuzzy"}, {"group_by": "section"}, {"max_per_document": -1}):
         reply = client.post("/v1/search", json={**body, **bad})
         assert reply.status_code == 422, reply.text
-    sparse = client.post("/v1/search", json={**body, "mode": "sparse"})
+    assert client.post("/v1/search", json={**body, "mode": "sparse"}).status_code == 200  # default: BM25
+    ix.profiles.create("dense", lexical=False)
+    sparse = client.post("/v1/search", json={**body, "mode": "sparse", "profile": "dense"})
     assert sparse.status_code == 422 and "lexical" in sparse.json()["error"]["message"]
 
     report = client.post("/v1/eval", json={"queries": QUERIES, "dataset": "docs", "k": 5})
