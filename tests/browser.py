@@ -98,9 +98,13 @@ class Server:
         """``POST /v1/datasets/{dataset}/documents`` with one multipart file: the 202 body."""
         boundary = "indexflow-test-boundary"
         body = (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
-            "Content-Type: application/octet-stream\r\n\r\n"
-        ).encode() + data + f"\r\n--{boundary}--\r\n".encode()
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+                "Content-Type: application/octet-stream\r\n\r\n"
+            ).encode()
+            + data
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
         headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
         if self.key:
             headers["Authorization"] = f"Bearer {self.key}"

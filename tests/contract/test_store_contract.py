@@ -385,7 +385,7 @@ class StoreContract:
             # PostgreSQL ranks with its own analyzer: the matching points, the best match first.
             hits = store.search_lexical(name, "electricity from wind", 10)
             assert hits[0].id == pid(2) and ids(hits) == {pid(1), pid(2), pid(3)}
-            assert all(a.score >= b.score for a, b in zip(hits, hits[1:], strict=False))
+            assert all(a.score >= b.score for a, b in itertools.pairwise(hits))
             return
         terms = {n: dict(zip(*lexical.document_terms(t), strict=True)) for n, t in texts.items()}
         indexed = [t for t in terms.values() if t]  # points without a term are outside the leg

@@ -33,14 +33,14 @@ def test_render_drops_empty_lines_and_the_repeated_page_heading() -> None:
     assert render("{title}\n{section}", title="Install", section=("Install", "On Linux"), source="") == (
         "Install\nOn Linux"
     )
-    # a title holding the page's heading plus the site's name: the heading stands for it
+    # a title that holds the page's heading and more is kept whole (it measured better)
     got = render(
         "{title}\n{section}",
         title="Configuration - The Cargo Book",
         section=("Configuration", "Keys"),
         source="",
     )
-    assert got == "Configuration\nKeys"
+    assert got == "Configuration - The Cargo Book\nConfiguration / Keys"
     assert render("{source}: {title}", title="T", section=("Other",), source="a.md") == "a.md: T"
     assert embedded_text(None, "text") == "text" and embedded_text("H", "text") == "H\ntext"
 
