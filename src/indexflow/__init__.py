@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from indexflow.aio import AsyncIndexflow
     from indexflow.service import Indexflow
 
 
@@ -16,7 +17,11 @@ def __getattr__(name: str) -> Any:
         from indexflow.service import Indexflow
 
         return Indexflow
+    if name == "AsyncIndexflow":
+        from indexflow.aio import AsyncIndexflow
+
+        return AsyncIndexflow
     raise AttributeError(name)
 
 
-__all__ = ["Indexflow", "__version__"]
+__all__ = ["AsyncIndexflow", "Indexflow", "__version__"]

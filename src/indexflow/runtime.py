@@ -57,6 +57,7 @@ class Runtime:
         self._store_injected = store is not None
         self._encoder = encoder
         self._lock = threading.Lock()
+        _configure_encoders(settings)
         self._collections: set[str] = set()
         self._schema_ready = False
 
@@ -120,9 +121,9 @@ class Runtime:
 
     def tokenizer(self, profile: IndexProfile) -> Any:
         """The profile's real tokenizer (never replaced by an injected encoder)."""
-        from indexflow.encoders.tokenizer import load_tokenizer
+        from indexflow.encoders.tokenizer import load_token_counter
 
-        return load_tokenizer(profile.tokenizer)
+        return load_token_counter(profile.tokenizer)
 
     def ensure_collection(self, profile: IndexProfile) -> str:
         name = profile.collection
@@ -156,3 +157,22 @@ class Runtime:
         self.engine.dispose()
         if self._reader_engine is not None:
             self._reader_engine.dispose()
+
+
+def _configure_encoders(settings: Settings) -> None:
+    """Hand the HTTP encoders their endpoint, key and limits (process-wide, like the encoder cache)."""
+    from indexflow.encoders.openai import OpenAIConfig, configure
+
+    key = settings.openai_api_key
+    configure(
+        OpenAIConfig(
+            base_url=settings.openai_base_url,
+            api_key=key.get_secret_value() if key else None,
+            timeout_seconds=settings.openai_timeout_seconds,
+            max_inputs_per_request=settings.openai_max_inputs_per_request,
+            max_tokens_per_request=settings.openai_max_tokens_per_request,
+            max_retries=settings.openai_max_retries,
+            max_retry_wait_seconds=settings.openai_max_retry_wait_seconds,
+            default_max_tokens=settings.openai_max_tokens,
+        )
+    )

@@ -21,6 +21,7 @@ from indexflow.db import plans as plans_repo
 from indexflow.encoders.base import Encoder
 from indexflow.errors import IndexflowError, InvalidRequest, NoWorkers
 from indexflow.manage import Chunks, Context, Documents, Keys, Maintenance, Plans, Profiles, Webhooks
+from indexflow.manage.export import Export
 from indexflow.manage.metrics import Metrics
 from indexflow.pipeline.register import Registration, check_dataset, register_source
 from indexflow.query.evaluate import QueriesArg, evaluate, load_queries
@@ -91,6 +92,7 @@ class Indexflow:
         self.keys = Keys(self._ctx)  # API keys for the HTTP API (the library ignores them)
         self.metrics = Metrics(self._ctx)  # Prometheus exposition (docs/operations.md)
         self.webhooks = Webhooks(self._ctx)  # signed event notifications (docs/webhooks.md)
+        self.export = Export(self._ctx)  # searchable chunks as rows / JSONL / Parquet
 
     # -- plumbing ---------------------------------------------------------------------------------
     @property

@@ -50,6 +50,29 @@ class Settings(BaseSettings):
     encoder_threads: int | None = Field(
         default=None, ge=1, description="torch threads per process (default: all cores; split by --processes)"
     )
+    # openai:<model> encoders (indexflow.encoders.openai): any OpenAI-compatible POST /embeddings.
+    openai_base_url: str = Field(
+        default="https://api.openai.com/v1",
+        validation_alias=AliasChoices("INDEXFLOW_OPENAI_BASE_URL", "OPENAI_BASE_URL"),
+        description="OpenAI-compatible API root that openai:<model> encoders POST /embeddings to",
+    )
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("INDEXFLOW_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
+    openai_timeout_seconds: float = Field(default=60.0, gt=0, description="one embeddings request")
+    openai_max_inputs_per_request: int = Field(default=256, ge=1, description="texts per embeddings request")
+    openai_max_tokens_per_request: int = Field(
+        default=100_000, ge=1, description="tokens per embeddings request (counted conservatively)"
+    )
+    openai_max_retries: int = Field(
+        default=4, ge=0, description="retries of a 429 or failed request, then the unit backs off"
+    )
+    openai_max_retry_wait_seconds: float = Field(
+        default=60.0, ge=0, description="longest Retry-After waited in place; longer ones back the unit off"
+    )
+    openai_max_tokens: int = Field(
+        default=512, ge=3, description="input limit of openai:<model> models not known to indexflow"
+    )
 
     default_profile: str = Field(
         default="default",

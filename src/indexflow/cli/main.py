@@ -11,6 +11,7 @@ from rich.table import Table
 
 from indexflow.cli import chunks, documents, keys, maintenance, ops, plans, profiles, webhooks
 from indexflow.cli.common import Json, console, err_console, facade, print_json
+from indexflow.cli.export import export
 
 if TYPE_CHECKING:
     from indexflow.service import Indexflow
@@ -29,6 +30,7 @@ app.command()(ops.serve)
 app.command()(maintenance.purge)
 app.command()(maintenance.reconcile)
 app.command()(maintenance.workers)
+app.command()(export)
 app.add_typer(ops.db, name="db")
 app.add_typer(profiles.app, name="profiles")
 app.add_typer(documents.app, name="documents")

@@ -51,8 +51,98 @@ def resolve_precision(precision: str, device: str) -> str:
     return precision
 
 
+POOLING_MODES = ("mean", "cls", "max", "mean_sqrt_len_tokens", "lasttoken")
+# sentence-transformers' legacy boolean keys (1_Pooling/config.json before v5) and their modes.
+_LEGACY_POOLING = {
+    "pooling_mode_cls_token": "cls",
+    "pooling_mode_max_tokens": "max",
+    "pooling_mode_mean_tokens": "mean",
+    "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
+    "pooling_mode_weightedmean_tokens": "weightedmean",
+    "pooling_mode_lasttoken": "lasttoken",
+}
+# The sentence-transformers modules HFEncoder reproduces; any other (Dense, LayerNorm…) would
+# change the vectors, so such a folder is refused rather than embedded wrongly.
+_SUPPORTED_MODULES = frozenset({"Transformer", "Pooling", "Normalize"})
+
+
+def folder_pooling(model_dir: Path, model: str) -> str:
+    """The pooling mode a sentence-transformers folder declares (``mean`` for a plain HF folder).
+
+    Reads ``modules.json`` (which folder holds the Pooling module, default ``1_Pooling``) and its
+    ``config.json``: either ``pooling_mode`` (sentence-transformers 5+) or the legacy
+    ``pooling_mode_*_token(s)`` booleans.
+
+    Raises:
+        ConfigurationError: a module HFEncoder cannot reproduce (Dense, …), several pooling
+            modes at once (concatenated vectors), ``weightedmean``, or ``include_prompt: false``.
+    """
+    pooling_dir = model_dir / "1_Pooling"
+    modules = json_list(model_dir / "modules.json")
+    for module in modules:
+        kind = str(module.get("type", "")).rsplit(".", 1)[-1]
+        if kind not in _SUPPORTED_MODULES:
+            raise ConfigurationError(
+                f"model {model!r} has a {kind or '?'} module; HFEncoder reproduces only "
+                f"{', '.join(sorted(_SUPPORTED_MODULES))}"
+            )
+        if kind == "Pooling":
+            pooling_dir = model_dir / str(module.get("path") or "1_Pooling")
+    config = read_json(pooling_dir / "config.json")
+    if not config:
+        return "mean"
+    declared = config.get("pooling_mode")
+    if declared is not None:
+        modes = [declared] if isinstance(declared, str) else list(declared)
+    else:
+        modes = [mode for key, mode in _LEGACY_POOLING.items() if config.get(key)]
+    if len(modes) != 1:
+        raise ConfigurationError(
+            f"model {model!r} pools with {modes or 'no mode'}; HFEncoder takes exactly one"
+        )
+    mode = str(modes[0])
+    if mode not in POOLING_MODES:
+        raise ConfigurationError(
+            f"model {model!r} pools with {mode!r}; HFEncoder does {', '.join(POOLING_MODES)}"
+        )
+    if config.get("include_prompt") is False:
+        raise ConfigurationError(f"model {model!r} pools without its prompt tokens; HFEncoder cannot")
+    return mode
+
+
+def folder_prompts(model_dir: Path) -> tuple[str, str]:
+    """The ``(query, passage)`` prefixes a folder's ``config_sentence_transformers.json`` declares
+    under ``prompts`` (``query``; ``passage`` or ``document``), ``""`` where none."""
+    prompts = read_json(model_dir / "config_sentence_transformers.json").get("prompts") or {}
+    if not isinstance(prompts, dict):
+        return "", ""
+    query = prompts.get("query") or ""
+    passage = prompts.get("passage") or prompts.get("document") or ""
+    return (query if isinstance(query, str) else ""), (passage if isinstance(passage, str) else "")
+
+
+def json_list(path: Path) -> list[dict[str, Any]]:
+    """A JSON file holding a list of objects (``modules.json``); ``[]`` when absent."""
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+        raise ConfigurationError(f"{path} does not hold a list of JSON objects")
+    return data
+
+
 class HFEncoder:
-    """Encoder backed by a local transformers model with mean pooling and L2 normalisation."""
+    """Encoder backed by a local transformers model: the folder's pooling (mean, CLS, max,
+    mean/sqrt(len), last token), L2 normalisation, and query / passage prefixes.
+
+    Rows are always L2-normalised (the ``Encoder`` contract), whether or not the folder lists a
+    ``Normalize`` module: for the cosine distance profiles use, that changes nothing.
+    """
 
     def __init__(
         self,
@@ -64,6 +154,8 @@ class HFEncoder:
         max_tokens: int | None = None,
         threads: int | None = None,
         max_batch_tokens: int = DEFAULT_BATCH_TOKENS,
+        query_prefix: str | None = None,
+        passage_prefix: str | None = None,
     ) -> None:
         """Load tokenizer and weights once.
 
@@ -76,6 +168,10 @@ class HFEncoder:
                 (``indexflow.encoders.models.model_max_tokens``: 256 for all-MiniLM-L6-v2).
             threads: torch intra-op threads (process-wide); None keeps torch's default (all cores).
             max_batch_tokens: most padded tokens per forward pass.
+            query_prefix: prepended to search queries (``encode``); None takes the folder's
+                ``prompts["query"]`` (``config_sentence_transformers.json``), else none.
+            passage_prefix: prepended to indexed passages (``encode_passages``); None takes the
+                folder's ``prompts["passage"]`` or ``prompts["document"]``, else none.
 
         Raises:
             ConfigurationError: the model cannot be found or loaded, or an argument is invalid.
@@ -99,9 +195,10 @@ class HFEncoder:
             torch.set_num_threads(threads)
 
         sbert = read_json(model_dir / "sentence_bert_config.json")
-        pooling = read_json(model_dir / "1_Pooling" / "config.json")
-        if pooling and not pooling.get("pooling_mode_mean_tokens", False):
-            raise ConfigurationError(f"model {model!r} does not use mean pooling; HFEncoder only does mean")
+        self.pooling = folder_pooling(model_dir, model)
+        folder_query, folder_passage = folder_prompts(model_dir)
+        self.query_prefix = folder_query if query_prefix is None else query_prefix
+        self.passage_prefix = folder_passage if passage_prefix is None else passage_prefix
         self._lowercase = bool(sbert.get("do_lower_case", False))
         try:
             # A library, not a notebook: no "Loading weights" progress bar on every worker start.
@@ -129,6 +226,17 @@ class HFEncoder:
         self._tokenizer.no_padding()
         self._tokenizer.no_truncation()
         self._tokenizer.enable_truncation(self.max_tokens)
+        # Prefixes take room in the model's window: advertise what is left for the text itself,
+        # so that chunks sized from max_tokens still fit whole after their prefix.
+        reserve = max(
+            len(self._tokenizer.encode(prefix, add_special_tokens=False).ids) if prefix else 0
+            for prefix in (self.query_prefix, self.passage_prefix)
+        )
+        if reserve and self.max_tokens - reserve <= 2:
+            raise ConfigurationError(
+                f"the prefixes of {model!r} take {reserve} of its {self.max_tokens} tokens"
+            )
+        self.max_tokens -= reserve
         self._pad_id = int(getattr(config, "pad_token_id", None) or 0)
         self._type_ids = "token_type_ids" in inspect.signature(self._model.forward).parameters
         self._torch = torch
@@ -141,7 +249,8 @@ class HFEncoder:
         return f"HFEncoder({self.name!r}, device={self.device!r}, precision={self.precision!r})"
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed ``texts`` in order.
+        """Embed ``texts`` in order, as given (no prefix: see ``encode_queries`` and
+        ``encode_passages``, which search and the embed stage call).
 
         Args:
             texts: strings; over-long ones are truncated to ``max_tokens``.
@@ -152,6 +261,17 @@ class HFEncoder:
         Raises:
             EncoderError: ``texts`` is not a sequence of strings, or the forward pass failed.
         """
+        return self._encode(texts, "")
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed search queries, each after the ``query_prefix``."""
+        return self._encode(texts, self.query_prefix)
+
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed indexed passages ``texts``, each after the ``passage_prefix`` (see ``encode``)."""
+        return self._encode(texts, self.passage_prefix)
+
+    def _encode(self, texts: Sequence[str], prefix: str) -> np.ndarray:
         if isinstance(texts, str | bytes) or not isinstance(texts, Sequence):
             raise EncoderError(f"encode() takes a sequence of strings, not {type(texts).__name__}")
         items = list(texts)
@@ -161,6 +281,8 @@ class HFEncoder:
         out = np.empty((len(items), self.dimension), dtype=np.float32)
         if not items:
             return out
+        if prefix:
+            items = [prefix + text for text in items]
         if self._lowercase:
             items = [text.lower() for text in items]
         try:
@@ -204,11 +326,26 @@ class HFEncoder:
                     hidden = self._model(**inputs).last_hidden_state
                 # Pool and normalise in fp32 so half precision only touches the transformer body.
                 hidden = hidden.float()
-                weights = inputs["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                summed = (hidden * weights).sum(dim=1)
-                pooled = summed / weights.sum(dim=1).clamp(min=1e-9)
+                pooled = self._pool(hidden, inputs["attention_mask"])
                 vectors = torch.nn.functional.normalize(pooled, p=2, dim=1)
                 result: np.ndarray = vectors.cpu().numpy()
                 return result
         except RuntimeError as exc:
             raise EncoderError(f"{self.name}: forward pass failed: {exc}") from exc
+
+    def _pool(self, hidden: Any, mask: Any) -> Any:
+        """One vector per row from the token states, as sentence-transformers' Pooling does."""
+        torch = self._torch
+        weights = mask.unsqueeze(-1).to(hidden.dtype)
+        if self.pooling == "cls":
+            return hidden[:, 0]
+        if self.pooling == "lasttoken":  # rows are right-padded: the last token is at len - 1
+            last = (mask.sum(dim=1) - 1).clamp(min=0)
+            return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+        if self.pooling == "max":
+            return hidden.masked_fill(weights == 0, -1e9).max(dim=1).values
+        summed = (hidden * weights).sum(dim=1)
+        counts = weights.sum(dim=1).clamp(min=1e-9)
+        if self.pooling == "mean_sqrt_len_tokens":
+            return summed / counts.sqrt()
+        return summed / counts

@@ -3,13 +3,17 @@
 A backend is a name, a factory ``(model, device, precision, batch_size) -> Encoder`` and,
 optionally, a predicate that claims bare model names. A profile's encoder name resolves as:
 
-1. ``"<backend>:<model>"`` (e.g. ``hf:sentence-transformers/all-MiniLM-L6-v2``, ``hash:64``)
+1. ``"<backend>:<model>"`` (e.g. ``hf:sentence-transformers/all-MiniLM-L6-v2``, ``hash:64``,
+   ``openai:text-embedding-3-small``)
    picks that backend explicitly; an unregistered backend is a ``ConfigurationError``. An
    existing local folder is never read as ``backend:model``, even when its name has a colon,
    and neither is a one-letter "backend" (a Windows drive such as ``C:/models/minilm``).
 2. Otherwise the first backend, in registration order, whose ``claims(name)`` is true
    (``indexflow-testing/hash`` is claimed by the ``hash`` backend).
 3. Otherwise the default backend, ``hf`` (Hugging Face weights, sentence-transformers layout).
+
+The model part may end in ``?key=value&…`` options (``indexflow.encoders.options``): the query
+and passage prefixes, for instance, which thereby belong to the profile.
 
 Adding a backend is one module with the encoder class and one ``register_backend`` call (the
 built-in ones are registered at the bottom of this module). Factories import their heavy
@@ -108,6 +112,11 @@ class EncoderRegistry:
         """Remove a backend and its cached encoders (unknown names are ignored)."""
         with self._lock:
             self._backends.pop(name, None)
+            self._drop_cached(name)
+
+    def forget(self, name: str) -> None:
+        """Drop the cached encoders of backend ``name`` (its settings changed); it stays registered."""
+        with self._lock:
             self._drop_cached(name)
 
     def backends(self) -> tuple[str, ...]:
@@ -220,8 +229,23 @@ def register_backend(
 
 def _hf(model: str, device: str | None, precision: str, batch_size: int) -> Encoder:
     from indexflow.encoders.hf import HFEncoder
+    from indexflow.encoders.options import PREFIX_OPTIONS, split_options
 
-    return HFEncoder(model, device=device, precision=precision, batch_size=batch_size)
+    folder, options = split_options(model, PREFIX_OPTIONS)
+    return HFEncoder(
+        folder,
+        device=device,
+        precision=precision,
+        batch_size=batch_size,
+        query_prefix=options.get("query"),
+        passage_prefix=options.get("passage"),
+    )
+
+
+def _openai(model: str, device: str | None, precision: str, batch_size: int) -> Encoder:
+    from indexflow.encoders.openai import OpenAIEncoder
+
+    return OpenAIEncoder(model)
 
 
 def _hash(model: str, device: str | None, precision: str, batch_size: int) -> Encoder:
@@ -244,6 +268,11 @@ register_backend(
     _hash,
     claims=_claims_hash,
     description="indexflow.testing.HashEncoder: deterministic, model-free (indexflow-testing/hash[-DIM])",
+)
+register_backend(
+    "openai",
+    _openai,
+    description="an OpenAI-compatible POST /embeddings endpoint (settings openai_base_url, openai_api_key)",
 )
 
 

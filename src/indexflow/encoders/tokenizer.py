@@ -55,6 +55,23 @@ def load_tokenizer(name: str) -> Tokenizer:
     return tok
 
 
+def load_token_counter(name: str) -> TokenizerLike:
+    """What a profile's ``tokenizer`` field names, as the chunker's ``TokenizerLike``.
+
+    ``indexflow-estimate`` is the conservative counter of ``indexflow.encoders.estimate`` (for
+    HTTP encoders whose tokenizer indexflow does not have); any other name is a Hugging Face fast
+    tokenizer (``load_tokenizer``).
+
+    Raises:
+        ConfigurationError: the model is unknown or has no ``tokenizer.json``.
+    """
+    from indexflow.encoders.estimate import ESTIMATE_TOKENIZER, EstimateTokenizer
+
+    if name == ESTIMATE_TOKENIZER:
+        return EstimateTokenizer()
+    return load_tokenizer(name)
+
+
 def max_chunk_tokens(name: str) -> int:
     """The largest ``chunk_size`` for model ``name``: its limit (``model_max_tokens``, which
     counts the special tokens) less the special tokens its tokenizer adds — 256 - 2 = 254 for

@@ -17,6 +17,7 @@ from indexflow.db import documents as docs_repo
 from indexflow.db import profiles as profiles_repo
 from indexflow.db import search as search_repo
 from indexflow.db.session import transaction
+from indexflow.encoders.base import encode_queries
 from indexflow.errors import InvalidRequest, NotFound
 from indexflow.runtime import Runtime
 from indexflow.stores.base import SearchFilter, StoreHit
@@ -155,7 +156,7 @@ def _fetch(
         with transaction(rt.readers) as s:
             prof = profiles_repo.get(s, target.profile_id)
             encoder = rt.encoder(prof)
-        vector = encoder.encode([query])[0]
+        vector = encode_queries(encoder, [query])[0]
     limit = k * 3 + 10
     hits: list[Hit] = []
     reread = False

@@ -307,6 +307,16 @@ class MemoryStore:
             )
         return (StoreHit(id=i, score=0.0, payload=payload) for i, payload in snapshot)
 
+    def get_vectors(self, collection: str, ids: Sequence[str]) -> dict[str, list[float]]:
+        """Point id -> stored vector for the ids that exist (not part of the port: the optional
+        ``VectorReader`` that ``ix.export`` uses when a store has it)."""
+        with self._lock:
+            coll = self._data.get(collection)
+            if coll is None:
+                return {}
+            found = ((i, coll.vectors.get(_point_id(i))) for i in ids)
+            return {i: [float(x) for x in v] for i, v in found if v is not None}
+
 
 def _scores(distance: str, matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
     """Similarity of each row to ``query``, higher is better, in float64."""

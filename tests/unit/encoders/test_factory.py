@@ -38,7 +38,7 @@ def test_given_a_local_folder_with_a_colon_then_it_stays_a_folder(tmp_path):
     assert parse_encoder_name(str(folder)) == ("hf", str(folder))
 
 
-@pytest.mark.parametrize("name", ["openai:text-embedding-3-small", "onnx:minilm", "hf:", "", "   "])
+@pytest.mark.parametrize("name", ["cohere:embed-english-v3.0", "onnx:minilm", "hf:", "openai:", "", "   "])
 def test_given_an_unknown_backend_or_empty_name_then_configuration_error(name):
     with pytest.raises(ConfigurationError):
         get_encoder(name)

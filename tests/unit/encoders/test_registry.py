@@ -104,8 +104,8 @@ def test_given_a_local_folder_with_a_colon_then_no_backend_prefix_is_read(tmp_pa
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("openai:text-embedding-3-small", "unknown encoder backend 'openai'"),
-        ("onnx:minilm", "known backends: hf, hash"),
+        ("cohere:embed-english-v3.0", "unknown encoder backend 'cohere'"),
+        ("onnx:minilm", "known backends: hf, hash, openai"),
         ("hf:", "names no model"),
         ("", "non-empty"),
         ("   ", "non-empty"),
