@@ -38,8 +38,8 @@ CONTEXT_TEMPLATE_MAX = 500
 # evaluation sets (the Cargo book's FAQ and glossary, the GNU manuals' concept indexes; README):
 # 254-token windows (32 overlap) inside 512-token bundles, each chunk embedded under its title and
 # section path, and a BM25 leg fused with the dense one (hybrid search). Against naive 254/32
-# windows (one per document) that gave +0.21 and +0.15 hit@10, +0.07 and +0.16 MRR@10; dense alone with the same
-# chunks lost on hit@10 on both sets.
+# windows (one per document) that gave +0.21 and +0.15 hit@10, +0.07 and +0.16 MRR@10; dense
+# alone with the same chunks lost on hit@10 on both sets.
 DEFAULT_PROFILE: dict[str, Any] = {
     "encoder": DEFAULT_MODEL,
     "tokenizer": DEFAULT_MODEL,
