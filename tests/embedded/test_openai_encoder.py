@@ -176,8 +176,12 @@ def test_given_prefix_options_then_queries_and_passages_get_their_own_prefix(srv
     assert encoder.model == "all-minilm" and encoder.max_tokens == 256
     encoder.encode_queries(["how do bees talk"])
     encoder.encode_passages(["Bees dance."])
-    encoder.encode(["as given"])
-    assert srv.record.batches == [["query: how do bees talk"], ["passage: Bees dance."], ["as given"]]
+    encoder.encode(["Indexed."])  # encode is the indexing side
+    assert srv.record.batches == [
+        ["query: how do bees talk"],
+        ["passage: Bees dance."],
+        ["passage: Indexed."],
+    ]
     assert srv.record.models == ["all-minilm", "all-minilm", "all-minilm"]
 
 

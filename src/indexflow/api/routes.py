@@ -49,6 +49,7 @@ from indexflow.views import (
     GateResult,
     PlanView,
     ProfileActivation,
+    ProfileDeactivation,
     ProfileList,
     ProfileView,
     Registered,
@@ -211,8 +212,8 @@ def default_profile(request: Request, name: ProfileName, body: ProfileDefault, w
         ) from exc
 
 
-@router.post("/profiles/{name}/deactivate", response_model=ProfileView)
-def deactivate_profile(request: Request, name: ProfileName, who: Admin) -> ProfileView:
+@router.post("/profiles/{name}/deactivate", response_model=ProfileDeactivation)
+def deactivate_profile(request: Request, name: ProfileName, who: Admin) -> ProfileDeactivation:
     return _ix(request).profiles.deactivate(name)
 
 

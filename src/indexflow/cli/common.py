@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from indexflow.errors import IndexflowError
@@ -36,12 +37,12 @@ def facade() -> Iterator[Indexflow]:
     try:
         ix = Indexflow()
     except IndexflowError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from exc
     try:
         yield ix
     except IndexflowError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from exc
     finally:
         ix.close()
@@ -69,7 +70,7 @@ def emit(data: Any, json_out: bool, columns: list[str] | None = None) -> None:
     cols = columns or [k for k, v in rows[0].items() if not isinstance(v, list | dict)]
     table = Table(*cols)
     for row in rows:
-        table.add_row(*[("" if row.get(c) is None else str(row.get(c)))[:80] for c in cols])
+        table.add_row(*[escape(("" if row.get(c) is None else str(row.get(c)))[:80]) for c in cols])
     console.print(table)
 
 

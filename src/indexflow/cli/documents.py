@@ -10,7 +10,7 @@ from indexflow.cli.common import DatasetFilter, Json, emit, facade, print_json
 
 app = typer.Typer(help="Documents: list, show, deactivate, delete.", no_args_is_help=True)
 
-PLAN_COLUMNS = ["plan_id", "profile", "status", "is_active", "chunk_count", "embedded_count", "last_error"]
+PLAN_COLUMNS = ["plan_id", "profile", "state", "is_active", "chunk_count", "embedded_count", "last_error"]
 
 
 @app.command("list")

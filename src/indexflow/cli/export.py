@@ -27,7 +27,7 @@ def export(
     """Export the chunks search can show: text, span, bundle title and paths, document source,
     title and id, and with --vectors the stored vectors (rows are streamed: memory stays flat)."""
     if fmt not in ("jsonl", "parquet"):
-        err_console.print(f"[red]error:[/red] --format must be jsonl or parquet, not {fmt!r}")
+        err_console.print(f"[red]error:[/red] --format must be jsonl or parquet, not {fmt!r}", markup=False)
         raise typer.Exit(2)
     if fmt == "parquet" and out is None:
         err_console.print("[red]error:[/red] parquet is written to a file: add --out FILE")
@@ -44,5 +44,6 @@ def export(
         )
         where = "stdout" if out is None else str(out)
         err_console.print(
-            f"{n} chunks of dataset {dataset} written to {where}" + (" with vectors" if vectors else "")
+            f"{n} chunks of dataset {dataset} written to {where}" + (" with vectors" if vectors else ""),
+            markup=False,
         )

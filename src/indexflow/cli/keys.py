@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from indexflow.cli.common import Json, console, emit, err_console, facade, print_json
 
@@ -34,8 +35,10 @@ def create(
         print_json(created)
         return
     scope = ", ".join(created.datasets) if created.datasets is not None else "every dataset"
-    err_console.print(f"created API key [bold]{created.name}[/bold]: role {created.role}, {scope}")
-    console.print(created.secret, highlight=False, soft_wrap=True)
+    err_console.print(
+        f"created API key [bold]{escape(created.name)}[/bold]: role {created.role}, {escape(scope)}"
+    )
+    console.print(created.secret, markup=False, highlight=False, soft_wrap=True)
     err_console.print(
         "[yellow]store it now: it is not shown again.[/yellow] "
         "Clients send it as `Authorization: Bearer <key>`."

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -56,7 +57,7 @@ def ingest(
     ] = False,
     json_out: Json = False,
 ) -> None:
-    """Ingest documents; exits 1 and lists the failures if any document failed."""
+    """Ingest documents; exits 1 if any document failed (listed) or none was ingested."""
     with facade() as ix:
         if not wait and ix.in_process:
             err_console.print(
@@ -75,21 +76,37 @@ def ingest(
             counts = ", ".join(f"{n} {s.lower()}" for s, n in sorted(report.counts.items()))
             unchanged = sum(1 for d in report.documents if d.outcome == "unchanged")
             console.print(
-                f"{len(report.documents)} documents in dataset [bold]{dataset}[/bold]: {counts or 'none'}"
+                f"{len(report.documents)} documents in dataset [bold]{escape(dataset)}[/bold]: "
+                + (counts or "none")
                 + (f" ({unchanged} unchanged)" if unchanged else "")
             )
             for d in report.failed:
-                err_console.print(f"[red]FAILED[/red] {d.source}: {d.error}")
+                err_console.print(f"[red]FAILED[/red] {escape(d.source)}: {escape(str(d.error))}")
             if report.skipped:
-                from collections import Counter
-
-                kinds = Counter(Path(p).suffix.lower() or "(no extension)" for p in report.skipped)
-                listed = ", ".join(f"{k} ×{n}" for k, n in kinds.most_common(8))
+                listed = ", ".join(_skipped_kinds(report.skipped))
                 console.print(
-                    f"[dim]skipped {len(report.skipped)} files of unsupported types: {listed}[/dim]"
+                    f"[dim]skipped {len(report.skipped)} files of unsupported types: {escape(listed)}[/dim]"
                 )
+        if not report.documents:
+            where = ", ".join(paths)
+            kinds = ""
+            if report.skipped:
+                kinds = " (skipped unsupported types: " + ", ".join(_skipped_kinds(report.skipped)) + ")"
+            err_console.print(
+                f"[red]error:[/red] nothing was ingested from {escape(where)}{escape(kinds)}",
+                highlight=False,
+            )
+            raise typer.Exit(1)
         if not report.ok:
             raise typer.Exit(1)
+
+
+def _skipped_kinds(skipped: list[str]) -> list[str]:
+    """The extensions of skipped files, most frequent first, with their counts."""
+    from collections import Counter
+
+    kinds = Counter(Path(p).suffix.lower() or "(no extension)" for p in skipped)
+    return [f"{k} ×{n}" for k, n in kinds.most_common(8)]
 
 
 def _ingest_with_bars(
@@ -141,8 +158,9 @@ def search(
     ] = None,
     json_out: Json = False,
 ) -> None:
-    """Search a dataset's searchable documents (dense, BM25 or hybrid)."""
+    """Search a dataset's searchable documents (dense, BM25 or hybrid); an unknown dataset exits 1."""
     with facade() as ix:
+        _require_dataset(ix, dataset)
         common: dict[str, Any] = {
             "dataset": dataset,
             "k": k,
@@ -157,10 +175,13 @@ def search(
             if json_out:
                 print_json(groups)
                 return
-            _no_hits(ix, dataset, not groups)
+            _no_hits(not groups)
             for i, g in enumerate(groups, 1):
-                console.print(f"[bold]{i}. {g.score:.3f}[/bold]  {g.document.title or g.document.source}")
-                console.print(f"   [dim]{g.document.source}[/dim]")
+                console.print(
+                    f"[bold]{i}. {g.score:.3f}[/bold]  {escape(g.document.title or g.document.source)}",
+                    highlight=False,
+                )
+                console.print(f"   [dim]{escape(g.document.source)}[/dim]", highlight=False)
                 for h in g.hits:
                     _print_hit(h, indent="     ")
             return
@@ -168,25 +189,42 @@ def search(
         if json_out:
             print_json(hits)
             return
-        _no_hits(ix, dataset, not hits)
+        _no_hits(not hits)
         for i, h in enumerate(hits, 1):
             title = h.document.title or h.document.source
-            console.print(f"[bold]{i}. {h.score:.3f}[/bold]  {title}  [dim]› {h.bundle.title}[/dim]")
+            console.print(
+                f"[bold]{i}. {h.score:.3f}[/bold]  {escape(title)}  [dim]› {escape(h.bundle.title)}[/dim]",
+                highlight=False,
+            )
             _print_hit(h)
 
 
-def _no_hits(ix: Indexflow, dataset: str, empty: bool) -> None:
+def _require_dataset(ix: Indexflow, dataset: str) -> None:
+    """Exit 1 naming the known datasets when ``dataset`` holds no document (a typo, say)."""
+    known = ix.documents.datasets()
+    if dataset not in known:
+        listed = ", ".join(repr(d) for d in known) or "none yet (ingest documents first)"
+        err_console.print(
+            f"[red]error:[/red] no dataset {escape(repr(dataset))}; known datasets: {escape(listed)}",
+            highlight=False,
+        )
+        raise typer.Exit(1)
+
+
+def _no_hits(empty: bool) -> None:
     if empty:
-        known = ix.documents.datasets()
-        listed = ", ".join(known) or "none"
-        hint = "" if dataset in known else f" (no dataset {dataset!r}; datasets: {listed})"
-        console.print(f"no hits{hint}")
+        console.print("no hits")
 
 
 def _print_hit(h: Hit, indent: str = "   ") -> None:
-    console.print(f"{indent}[dim]{h.document.source}  chars {h.chunk.char_start}–{h.chunk.char_end}[/dim]")
+    console.print(
+        f"{indent}[dim]{escape(h.document.source)}  chars {h.chunk.char_start}–{h.chunk.char_end}[/dim]",
+        highlight=False,
+    )
     snippet = " ".join(h.text.split())
-    console.print(f"{indent}{snippet[:1200]}{'…' if len(snippet) > 1200 else ''}\n", highlight=False)
+    console.print(
+        f"{indent}{snippet[:1200]}{'…' if len(snippet) > 1200 else ''}\n", markup=False, highlight=False
+    )
 
 
 @app.command("eval")
@@ -218,18 +256,22 @@ def evaluate(
             return
         names = list(report.profiles[0].metrics)
         table = Table(
-            "profile", "mode", *names, title=f"{report.queries} queries, dataset {report.dataset!r}"
+            "profile", "mode", *names, title=escape(f"{report.queries} queries, dataset {report.dataset!r}")
         )
         for row in report.profiles:
-            table.add_row(row.profile, row.mode, *(f"{row.metrics[n]:.3f}" for n in names))
+            table.add_row(escape(row.profile), escape(row.mode), *(f"{row.metrics[n]:.3f}" for n in names))
         console.print(table)
         for row in report.profiles:
             if row.misses and misses > 0:
-                console.print(f"\n[bold]{row.profile}[/bold] missed {len(row.misses)} of {report.queries}:")
+                console.print(
+                    f"\n[bold]{escape(row.profile)}[/bold] missed {len(row.misses)} of {report.queries}:"
+                )
                 for miss in row.misses[:misses]:
                     got = ", ".join(miss.got[:3]) or "nothing"
                     console.print(
-                        f"  {miss.query!r}  wanted {', '.join(miss.relevant[:3])}  got {got}", highlight=False
+                        f"  {miss.query!r}  wanted {', '.join(miss.relevant[:3])}  got {got}",
+                        markup=False,
+                        highlight=False,
                     )
 
 
@@ -246,13 +288,15 @@ def status(
         table = Table("doc", "status", "title / source", "plans (status chunks)", "last error / waiting")
         for d in docs:
             plans = "; ".join(
-                f"#{p.plan_id} {p.profile} {p.status}{'*' if p.is_active else ''} "
+                f"#{p.plan_id} {p.profile} {p.state or p.status}{'*' if p.is_active else ''} "
                 f"{p.embedded_count}/{p.chunk_count}"
                 for p in d.plans
             )
             waiting = next((p.retrying for p in d.plans if p.retrying), None)
             note = d.error or (f"retrying: {waiting}" if waiting else "")
-            table.add_row(str(d.document_id), d.status, d.title or d.source, plans, note[:160])
+            table.add_row(
+                str(d.document_id), d.status, escape(d.title or d.source), escape(plans), escape(note[:160])
+            )
         console.print(table)
         console.print("[dim]* = active plan (serves search)[/dim]")
 
@@ -285,22 +329,23 @@ def preview(
             context_template=None if context_template is None else context_template.replace("\\n", "\n"),
         )
     except (IndexflowError, ValueError) as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from exc
     if json_out:
         print_json(result)
         return
-    console.print(f"[bold]{result['title'] or path.name}[/bold]  ({result['format']})")
+    console.print(f"[bold]{escape(result['title'] or path.name)}[/bold]  ({escape(result['format'])})")
     console.print("[bold]Components[/bold]")
     for c in result["components"]:
         text = " ".join(c["text"].split())[:70]
         console.print(
-            f"{'  ' * c['depth']}- {c['kind']} [dim]{c['token_count']} tok[/dim] {text}", highlight=False
+            f"{'  ' * c['depth']}- {escape(c['kind'])} [dim]{c['token_count']} tok[/dim] {escape(text)}",
+            highlight=False,
         )
     console.print(f"\n[bold]{len(result['bundles'])} bundles[/bold]")
     for b in result["bundles"]:
         console.print(
-            f"[bold]#{b['seq']}[/bold] {b['title']} [dim]{b['token_count']} tok, "
+            f"[bold]#{b['seq']}[/bold] {escape(b['title'])} [dim]{b['token_count']} tok, "
             f"{len(b['component_ids'])} components[/dim]",
             highlight=False,
         )
@@ -308,7 +353,7 @@ def preview(
             text = " ".join(ch["text"].split())
             console.print(
                 f"    chunk {ch['seq']} [dim][{ch['char_start']}:{ch['char_end']}] "
-                f"{ch['token_count']} tok[/dim] {text[:60]}{'…' if len(text) > 60 else ''}",
+                f"{ch['token_count']} tok[/dim] {escape(text[:60])}{'…' if len(text) > 60 else ''}",
                 highlight=False,
             )
 

@@ -6,6 +6,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from indexflow.cli.common import console, err_console, facade, print_json
 
@@ -47,7 +48,7 @@ def config(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
         print_json(masked)
     else:
         for key, value in masked.items():
-            console.print(f"{key:<20} {value}", highlight=False)
+            console.print(f"{key:<20} {value}", markup=False, highlight=False)
 
 
 @db.command("upgrade")
@@ -56,7 +57,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     from indexflow.manage.schema import upgrade_schema
     from indexflow.settings import Settings
 
-    console.print(upgrade_schema(Settings(), revision))
+    console.print(upgrade_schema(Settings(), revision), markup=False)
 
 
 def worker(
@@ -87,7 +88,7 @@ def worker(
             settings, queues, processes, threads, metrics_port=metrics_port, metrics_host=metrics_host
         )
     except IndexflowError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from exc
 
 
@@ -124,5 +125,5 @@ def refuse_exposed_bind(host: str) -> None:
     with facade() as ix:
         problem = exposure_problem(host, ix.keys.any_active())
     if problem is not None:
-        err_console.print(f"[red]error:[/red] {problem}", highlight=False)
+        err_console.print(f"[red]error:[/red] {escape(problem)}", highlight=False)
         raise typer.Exit(2)

@@ -25,7 +25,7 @@ def list_plans(
                 "plan_id",
                 "document_id",
                 "profile",
-                "status",
+                "state",
                 "is_active",
                 "chunk_count",
                 "embedded_count",

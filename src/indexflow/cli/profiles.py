@@ -58,8 +58,17 @@ def _params(
 
 @app.command("list")
 def list_profiles(json_out: Json = False) -> None:
+    """Every profile; the one search uses when none is named is marked in the "default" column."""
     with facade() as ix:
-        emit(ix.profiles.list(), json_out)
+        views = ix.profiles.list()
+        if json_out or not views:
+            emit(views, json_out)
+            return
+        rows = [v.to_dict() | {"is_default": "*" if v.is_default else ""} for v in views]
+        keys = [k for k, v in rows[0].items() if not isinstance(v, list | dict) and k != "is_default"]
+        at = keys.index("name") + 1
+        emit(rows, False, [*keys[:at], "is_default", *keys[at:]])
+        console.print("[dim]is_default * = the profile search uses when none is named[/dim]")
 
 
 @app.command("create")
@@ -124,8 +133,12 @@ def activate(name: str, wait: Wait = True, json_out: Json = False) -> None:
 
 @app.command("deactivate")
 def deactivate(name: str, json_out: Json = False) -> None:
+    """New documents get no plan of it; says which profile a search without --profile uses now."""
     with facade() as ix:
-        emit(ix.profiles.deactivate(name), json_out)
+        out = ix.profiles.deactivate(name)
+        emit(out, json_out)
+        if not json_out and out.note:
+            console.print(out.note, markup=False, highlight=False)
 
 
 @app.command("default")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from indexflow.cli.common import Json, console, emit, err_console, facade, print_json
 
@@ -56,9 +57,11 @@ def add(
         return
     events = ", ".join(created.events) if created.events else "every event"
     scope = f"dataset {created.dataset}" if created.dataset else "every dataset"
-    err_console.print(f"added webhook [bold]{created.webhook_id}[/bold] → {created.url}: {events}, {scope}")
+    err_console.print(
+        f"added webhook [bold]{created.webhook_id}[/bold] → " + escape(f"{created.url}: {events}, {scope}")
+    )
     if created.generated:
-        console.print(created.secret, highlight=False, soft_wrap=True)
+        console.print(created.secret, markup=False, highlight=False, soft_wrap=True)
         err_console.print(
             "[yellow]store this signing secret now: it is not shown again.[/yellow] Each delivery "
             "carries X-Indexflow-Signature: sha256=<HMAC-SHA256 of the body with it>."
@@ -94,6 +97,6 @@ def remove(
         print_json(removed)
         return
     err_console.print(
-        f"removed webhook [bold]{removed.webhook_id}[/bold] ({removed.url}); "
+        f"removed webhook [bold]{removed.webhook_id}[/bold] ({escape(removed.url)}); "
         f"{removed.pending} pending deliveries dropped"
     )

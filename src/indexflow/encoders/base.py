@@ -16,9 +16,12 @@ class Encoder(Protocol):
     rows L2-normalised, in the order of ``texts``. Inputs longer than ``max_tokens`` are
     truncated safely (never an error). An empty list gives shape ``(0, dimension)``.
 
-    Models that embed queries and passages differently (e5's ``"query: "`` / ``"passage: "``)
-    treat ``encode`` as the query side and add ``encode_passages(texts)``, which the embed stage
-    calls through ``encode_passages`` below; search calls ``encode``.
+    ``encode`` embeds what is indexed (passages). Models that embed queries differently (e5's
+    ``"query: "`` / ``"passage: "``) put the passage prefix in ``encode`` and add
+    ``encode_queries(texts)``, which search calls through ``encode_queries`` below.
+
+    ``encode`` is the one method the pipeline calls when indexing, so a wrapper that overrides it
+    (to count, throttle or fail calls) always sees every batch.
     """
 
     name: str
@@ -29,20 +32,14 @@ class Encoder(Protocol):
 
 
 def encode_queries(encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
-    """Embed search queries: ``encoder.encode_queries`` where the encoder has one (a query
-    prefix such as e5's "query: "), else ``encoder.encode``."""
-    method = getattr(encoder, "encode_queries", None)
-    if callable(method):
-        result: np.ndarray = method(texts)
-        return result
-    return encoder.encode(texts)
+    """Embed search queries: the encoder class's own ``encode_queries`` (a query prefix such as
+    e5's "query: "), else ``encoder.encode``.
 
-
-def encode_passages(encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
-    """Embed indexed passages: ``encoder.encode_passages`` where the encoder has one (a passage
-    prefix), else ``encoder.encode``."""
-    method = getattr(encoder, "encode_passages", None)
+    Only a method the encoder's class defines counts, not one a wrapper forwards through
+    ``__getattr__``: a wrapper that overrides ``encode`` sees query calls too.
+    """
+    method = getattr(type(encoder), "encode_queries", None)
     if callable(method):
-        result: np.ndarray = method(texts)
+        result: np.ndarray = method(encoder, texts)
         return result
     return encoder.encode(texts)

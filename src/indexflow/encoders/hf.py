@@ -170,7 +170,7 @@ class HFEncoder:
             max_batch_tokens: most padded tokens per forward pass.
             query_prefix: prepended to search queries (``encode``); None takes the folder's
                 ``prompts["query"]`` (``config_sentence_transformers.json``), else none.
-            passage_prefix: prepended to indexed passages (``encode_passages``); None takes the
+            passage_prefix: prepended to indexed passages (``encode``); None takes the
                 folder's ``prompts["passage"]`` or ``prompts["document"]``, else none.
 
         Raises:
@@ -249,8 +249,8 @@ class HFEncoder:
         return f"HFEncoder({self.name!r}, device={self.device!r}, precision={self.precision!r})"
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed ``texts`` in order, as given (no prefix: see ``encode_queries`` and
-        ``encode_passages``, which search and the embed stage call).
+        """Embed indexed passages ``texts`` in order, each after the ``passage_prefix`` (queries:
+        ``encode_queries``).
 
         Args:
             texts: strings; over-long ones are truncated to ``max_tokens``.
@@ -261,14 +261,14 @@ class HFEncoder:
         Raises:
             EncoderError: ``texts`` is not a sequence of strings, or the forward pass failed.
         """
-        return self._encode(texts, "")
+        return self._encode(texts, self.passage_prefix)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Embed search queries, each after the ``query_prefix``."""
         return self._encode(texts, self.query_prefix)
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed indexed passages ``texts``, each after the ``passage_prefix`` (see ``encode``)."""
+        """The same as ``encode``: indexed passages, each after the ``passage_prefix``."""
         return self._encode(texts, self.passage_prefix)
 
     def _encode(self, texts: Sequence[str], prefix: str) -> np.ndarray:

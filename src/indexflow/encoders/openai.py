@@ -155,8 +155,8 @@ class OpenAIEncoder:
         self._dimension = value
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed ``texts`` as given (no prefix); see ``Encoder.encode``."""
-        return self._encode(texts, "")
+        """Embed indexed passages (with the ``passage`` prefix); see ``Encoder.encode``."""
+        return self._encode(texts, self.passage_prefix)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, self.query_prefix)

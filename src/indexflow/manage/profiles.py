@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import builtins
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from indexflow.db import documents as docs_repo
 from indexflow.db import plans as plans_repo
 from indexflow.db import profiles as profiles_repo
-from indexflow.db.models import PlanStatus
+from indexflow.db.models import IndexProfile, PlanStatus
 from indexflow.db.profiles import DEFAULT_PROFILE, ensure_default_profile
 from indexflow.errors import ConflictError
 from indexflow.limits import ENCODER_NAME_MAX, PROFILE_NAME_MAX, check_int, check_length, check_name
 from indexflow.manage.context import Context
 from indexflow.pipeline import machine
 from indexflow.pipeline.machine import Applied
-from indexflow.views import ProfileActivation, ProfileView
+from indexflow.views import ProfileActivation, ProfileDeactivation, ProfileView
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 class Profiles:
@@ -27,11 +30,19 @@ class Profiles:
     def list(self) -> builtins.list[ProfileView]:
         with self._ctx.write() as s:
             ensure_default_profile(s, self._ctx.settings.default_profile)
-            return [ProfileView.of(p) for p in profiles_repo.list_all(s)]
+            return [self._view(s, p) for p in profiles_repo.list_all(s)]
 
     def get(self, name: str) -> ProfileView:
         with self._ctx.read() as s:
-            return ProfileView.of(profiles_repo.get_by_name(s, name))
+            return self._view(s, profiles_repo.get_by_name(s, name))
+
+    def _view(self, s: Session, profile: IndexProfile) -> ProfileView:
+        """The profile's view; ``is_default`` marks the profile search uses when none is named
+        (the one marked by ``set_default``, else the ``default_profile`` setting's, else the
+        first active one), so a listing always shows it."""
+        found = profiles_repo.search_default(s, self._ctx.settings.default_profile)
+        is_default = found is not None and found.id == profile.id
+        return ProfileView.of(profile).model_copy(update={"is_default": is_default})
 
     def create(self, name: str, *, activate: bool = False, **params: Any) -> ProfileView:
         """Create a profile from the default parameters overridden by ``params``.
@@ -103,7 +114,7 @@ class Profiles:
         """The profile search uses when none is named (None before the first ingest)."""
         with self._ctx.read() as s:
             found = profiles_repo.search_default(s, self._ctx.settings.default_profile)
-            return ProfileView.of(found) if found is not None else None
+            return self._view(s, found) if found is not None else None
 
     def set_default(self, name: str) -> ProfileView:
         """Make ``name`` the profile search uses when none is named (it is activated too, so
@@ -113,8 +124,14 @@ class Profiles:
             profiles_repo.set_default(s, profile)
             return ProfileView.of(profile)
 
-    def deactivate(self, name: str) -> ProfileView:
+    def deactivate(self, name: str) -> ProfileDeactivation:
         """New documents stop getting plans of this profile; its existing index still answers.
+
+        The view names the profile a search without ``profile`` uses from now on
+        (``search_default``) and, in ``note``, what that means: when it is still this one
+        (it is marked the default, or named by the ``default_profile`` setting), documents
+        ingested from now on are not found by such a search until another profile is made
+        the default (``profiles default NAME``).
 
         Raises:
             ConflictError: it is the last active profile.
@@ -124,7 +141,19 @@ class Profiles:
             profile.is_active = False
             if not profiles_repo.active(s):
                 raise ConflictError("at least one profile must stay active")
-            return ProfileView.of(profile)
+            view = self._view(s, profile)
+            found = profiles_repo.search_default(s, self._ctx.settings.default_profile)
+            others = [p.name for p in profiles_repo.active(s)]
+        uses = found.name if found is not None else None
+        if uses == name:
+            note = (
+                f"search without a profile still uses {name!r}: its index keeps answering, but "
+                "documents ingested from now on get no plan of it and are not found by it; make "
+                f"another profile the default (profiles default {others[0]}) to search them"
+            )
+        else:
+            note = f"search without a profile uses {uses!r}"
+        return ProfileDeactivation(**view.model_dump(), search_default=uses, note=note)
 
 
 def _checked(params: dict[str, Any]) -> dict[str, Any]:

@@ -28,6 +28,8 @@ PATH_ELISION = "…"
 KIND_LABELS = {"paragraph": "p", "list_item": "item", "blockquote": "quote"}
 
 _WS_RE = re.compile(r"\s+")
+# A NUL run between two visible characters stands for a separator ("grazing\x00end").
+_NUL_BETWEEN_RE = re.compile(r"(?<=\S)\x00+(?=\S)")
 # A node waiting to be emitted: (handle, position, label, path head, path tail, path length).
 _Frame = tuple[int, int, str, tuple[str, ...], tuple[str, ...], int]
 
@@ -47,10 +49,23 @@ def display_name(filename: str | None) -> str:
     return filename or "document"
 
 
+def drop_nuls(text: str) -> str:
+    """``text`` without NUL bytes, which databases reject.
+
+    A NUL run between two visible characters becomes one space, so words it separated stay
+    apart ("grazing\x00end" is "grazing end"); others (next to whitespace, at the ends) go.
+    Text interleaved with NULs (a wide encoding read byte by byte) loses them instead.
+    """
+    if "\x00" not in text:
+        return text
+    if len(text) <= 16 or text.count("\x00") * 4 < len(text):
+        text = _NUL_BETWEEN_RE.sub(" ", text)
+    return text.replace("\x00", "")
+
+
 def clean_text(text: str) -> str:
-    """Remove NUL bytes and lone surrogates, which databases and tokenizers reject."""
-    if "\x00" in text:
-        text = text.replace("\x00", "")
+    """Drop NUL bytes (``drop_nuls``) and lone surrogates, which databases and tokenizers reject."""
+    text = drop_nuls(text)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

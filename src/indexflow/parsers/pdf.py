@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import warnings
 from typing import Any
 
@@ -16,6 +17,27 @@ NO_TEXT = "no extractable text (scanned PDF? OCR is not supported)"
 # Producers' placeholders that are not real titles.
 _JUNK_TITLES = frozenset({"untitled", "(anonymous)", "anonymous", "(unspecified)", "unknown", "title"})
 _END = object()
+
+log = logging.getLogger(__name__)
+
+
+class _ToOurLog(logging.Handler):
+    """pypdf's log lines (a warning for every small spec violation) as DEBUG lines of ours."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        log.debug("pypdf: %s", record.getMessage())
+
+
+def _quiet_pypdf() -> None:
+    """Route the ``pypdf`` logger into ours, once: with no handler of its own, its warnings would
+    reach stderr through logging's last-resort handler in a process that configured no logging."""
+    pypdf_log = logging.getLogger("pypdf")
+    if not any(isinstance(h, _ToOurLog) for h in pypdf_log.handlers):
+        pypdf_log.addHandler(_ToOurLog())
+        pypdf_log.propagate = False
+
+
+_quiet_pypdf()
 
 
 def parse(
@@ -34,9 +56,13 @@ def parse(
     if start == -1:
         raise ParseError(f"{name}: not a PDF file (no %PDF- header; damaged or misnamed?)")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pypdf warns on every small spec violation
-            return _parse(data[start:], filename, limits)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")  # pypdf warns on every small spec violation: logged below
+            try:
+                return _parse(data[start:], filename, limits)
+            finally:
+                for w in caught[:20]:
+                    log.debug("pypdf warning: %s (%s)", w.message, w.category.__name__)
     except IndexflowError:
         raise
     except Exception as exc:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
+from indexflow.parsers.base import drop_nuls
+
 # A gap this many times the usual line spacing separates paragraphs.
 GAP_FACTOR = 1.4
 # Font sizes further apart than this (points) mean a heading and its body.
@@ -103,7 +105,7 @@ def lines_from_pieces(pieces: list[tuple[str, float, float]]) -> list[Line]:
 
 def split_lines(lines: list[Line]) -> list[str]:
     """Paragraphs from lines: break on blank lines, big gaps, font changes, short last lines."""
-    kept = [Line(line.text.replace("\x00", "").strip(), line.y, line.size) for line in lines]
+    kept = [Line(drop_nuls(line.text).strip(), line.y, line.size) for line in lines]
     leading = _usual_spacing(kept)
     lengths = sorted(len(line.text) for line in kept if line.text)
     long_line = lengths[int(len(lengths) * 0.9)] if lengths else 0

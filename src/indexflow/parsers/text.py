@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from indexflow.domain.components import ParsedDocument
-from indexflow.parsers.base import Limits, TreeBuilder, clean_title
+from indexflow.parsers.base import Limits, TreeBuilder, clean_title, drop_nuls
 from indexflow.parsers.detect import Sniffed, decode_text
 
 _BLANK_LINES_RE = re.compile(r"\n[ \t\f\v]*\n\s*")
@@ -16,7 +16,7 @@ def normalize_newlines(text: str) -> str:
     """Windows and old Mac line endings → ``\\n``; NULs and trailing spaces on lines removed."""
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return _TRAILING_WS_RE.sub("\n", text.replace("\x00", ""))
+    return _TRAILING_WS_RE.sub("\n", drop_nuls(text))
 
 
 def split_paragraphs(text: str) -> list[str]:

@@ -22,7 +22,6 @@ from indexflow.db.session import transaction
 from indexflow.db.units import Claim
 from indexflow.domain.context import cut_document, embedded_text
 from indexflow.domain.ids import basename, point_id
-from indexflow.encoders.base import encode_passages
 from indexflow.errors import DimensionMismatch, NotFound
 from indexflow.observability import metrics
 from indexflow.pipeline import machine
@@ -193,7 +192,7 @@ def embed_batch(rt: Runtime, claim: Claim) -> Applied:
     if rows:
         encoder = rt.encoder(profile)
         with metrics.encode_timer(encoder.name):
-            vectors = encode_passages(encoder, [r[1] for r in rows])
+            vectors = encoder.encode([r[1] for r in rows])  # passages (their prefix, if any)
         if vectors.shape[1] != profile.dimension:
             raise DimensionMismatch(
                 f"encoder {profile.encoder!r} gives {vectors.shape[1]}-d vectors but profile "

@@ -20,7 +20,7 @@ from indexflow.views.evaluation import EvalMiss, EvalReport, GateResult, Profile
 from indexflow.views.keys import ROLES, CreatedKey, KeyView, Principal
 from indexflow.views.maintenance import Health, PurgeReport, ReconcileReport, WorkerView
 from indexflow.views.plans import PlanChanges, PlanView, Progress, document_status, retrying
-from indexflow.views.profiles import ProfileActivation, ProfileList, ProfileView
+from indexflow.views.profiles import ProfileActivation, ProfileDeactivation, ProfileList, ProfileView
 from indexflow.views.search import (
     DocumentGroup,
     DocumentSearchResponse,
@@ -60,6 +60,7 @@ __all__ = [
     "PlanView",
     "Principal",
     "ProfileActivation",
+    "ProfileDeactivation",
     "ProfileList",
     "ProfileScores",
     "ProfileView",

@@ -16,6 +16,9 @@ from indexflow.db.models import (
 )
 from indexflow.views.base import View, iso
 
+# The error the state machine gives the plans of a deactivated document (pipeline/machine.py).
+DEACTIVATED_ERROR = "document deactivated"
+
 
 class PlanView(View):
     """A chunk plan: one document version cut and embedded under one profile."""
@@ -26,6 +29,12 @@ class PlanView(View):
     profile: str
     status: str = Field(description="PENDING | PARSED | BUNDLING | BUNDLED | EMBEDDING | EMBEDDED | FAILED")
     is_active: bool = Field(description="this plan serves search for its (document, profile)")
+    state: str = Field(
+        default="",
+        description="the status as a person reads it: the status, except RETIRED (a READY plan "
+        "that served search and was taken out of service: its chunks wait, nothing is embedded) "
+        "and DEACTIVATED (a plan stopped because its document was deactivated)",
+    )
     generation: int
     bundle_count: int | None
     chunk_count: int | None
@@ -47,6 +56,7 @@ class PlanView(View):
             profile=p.profile.name,
             status=p.status.value,
             is_active=p.is_active,
+            state=plan_state(p),
             generation=p.generation,
             bundle_count=p.bundle_count,
             chunk_count=p.chunk_count,
@@ -59,6 +69,17 @@ class PlanView(View):
             embedded_at=iso(p.embedded_at),
             activated_at=iso(p.activated_at),
         )
+
+
+def plan_state(p: ChunkPlan) -> str:
+    """``p``'s status, or RETIRED / DEACTIVATED where the status alone reads wrong (a retired
+    plan is READY with nothing embedded, a deactivated document's plans are FAILED)."""
+    if p.status == PlanStatus.FAILED and p.last_error == DEACTIVATED_ERROR:
+        return "DEACTIVATED"
+    served_once = p.activated_at is not None
+    if p.status == PlanStatus.READY and not p.is_active and served_once and not p.embedded_count:
+        return "RETIRED"
+    return p.status.value
 
 
 def retrying(p: ChunkPlan) -> str | None:

@@ -55,6 +55,15 @@ class ProfileView(View):
         )
 
 
+class ProfileDeactivation(ProfileView):
+    """A deactivated profile, and the profile search uses from now on when none is named."""
+
+    search_default: str | None = None
+    """The profile a search without ``profile`` uses now (it may be this one: see ``note``)."""
+    note: str | None = None
+    """What the deactivation means for a search that names no profile."""
+
+
 class ProfileList(View):
     profiles: list[ProfileView]
 
