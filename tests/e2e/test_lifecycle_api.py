@@ -91,7 +91,7 @@ def test_a_changed_upload_is_swapped_in_and_search_never_sees_both_versions_or_n
     # (whether any search landed before the swap is timing; that none saw both or neither is not)
     assert order[-1] == v2_plan and set(order) <= {v1_plan, v2_plan}
     first_v2 = order.index(v2_plan)
-    assert set(order[:first_v2]) == {v1_plan} and set(order[first_v2:]) == {v2_plan}
+    assert set(order[:first_v2]) <= {v1_plan} and set(order[first_v2:]) == {v2_plan}
     # and the document shows both plans: the old one retired, the new one active
     plans = {p["plan_id"]: p for p in client.get(f"/v1/documents/{doc_id}").json()["plans"]}
     assert plans[v1_plan]["status"] == "READY" and not plans[v1_plan]["is_active"]

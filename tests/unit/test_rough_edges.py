@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,9 +69,19 @@ def _damaged_pdf() -> bytes:
     return data[: m.start(1)] + b"9" * len(m.group(1)) + data[m.end(1) :]
 
 
+def _unconfigured_logging(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Logging as a plain CLI run has it: no handler of ours on the root logger (an earlier test
+    in the same process may have installed one with ``configure_logging``); pytest's stay."""
+    root = logging.getLogger()
+    kept = [h for h in root.handlers if type(h).__module__.startswith("_pytest")]
+    monkeypatch.setattr(root, "handlers", kept)
+    monkeypatch.setattr(root, "level", logging.WARNING)
+
+
 def test_pypdf_warnings_go_to_our_log_not_stderr(
-    capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+    capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    _unconfigured_logging(monkeypatch)
     caplog.set_level("DEBUG", logger="indexflow.parsers.pdf")
     parsed = parse(_damaged_pdf(), "damaged.pdf")
     assert parsed.components
@@ -80,8 +91,9 @@ def test_pypdf_warnings_go_to_our_log_not_stderr(
 
 
 def test_pypdf_warnings_do_not_leak_to_stderr_during_ingest(
-    ix: Indexflow, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    ix: Indexflow, tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    _unconfigured_logging(monkeypatch)
     pdf = tmp_path / "damaged.pdf"
     pdf.write_bytes(_damaged_pdf())
     report = ix.ingest([str(pdf)], dataset="docs", wait=True, timeout=300)
