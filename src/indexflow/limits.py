@@ -31,6 +31,8 @@ COMPONENT_KIND_MAX = 32  # components.kind
 WEBHOOK_URL_MAX = 2000  # webhooks.url
 WEBHOOK_SECRET_MAX = 200  # webhooks.secret
 EVENT_TYPE_MAX = 64  # webhook_deliveries.event_type
+METADATA_KEY_MAX = 128  # metadata_fields.name
+FINGERPRINT_MAX = 255  # documents.source_fingerprint
 
 # -- integer columns ---------------------------------------------------------------------------
 ID_MAX = 2**63 - 1  # BIGINT ids (INTEGER on SQLite is 64-bit too)

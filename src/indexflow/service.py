@@ -11,13 +11,14 @@ ix.documents.list(dataset="default")   # and ix.plans, ix.chunks, ix.profiles, i
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, overload
 
 from indexflow.db import documents as docs_repo
 from indexflow.db import plans as plans_repo
+from indexflow.domain import metadata as md
 from indexflow.encoders.base import Encoder
 from indexflow.errors import IndexflowError, InvalidRequest, NoWorkers
 from indexflow.manage import Chunks, Context, Documents, Keys, Maintenance, Plans, Profiles, Webhooks
@@ -29,6 +30,7 @@ from indexflow.query.search import search, search_documents
 from indexflow.runtime import Runtime
 from indexflow.settings import Settings
 from indexflow.sources import Source, UriPolicy, basename, expand
+from indexflow.sources.local import sidecar_metadata
 from indexflow.stores.base import VectorStore
 from indexflow.tasks.runner import TaskRunner
 from indexflow.tasks.webhooks import flush_recorded
@@ -134,14 +136,19 @@ class Indexflow:
         data: bytes | None = None,
         profiles: list[str] | None = None,
         policy: UriPolicy | None = None,
+        metadata: Mapping[str, Any] | None = None,
     ) -> Registered:
         """Register one document (path, URI or uploaded bytes) and send its work; never waits.
 
+        ``metadata`` (key/value pairs, see :mod:`indexflow.domain.metadata`) is stored with the
+        version and filterable in search; a local file's ``NAME.meta.json`` sidecar adds to it.
         A ``policy`` (the HTTP API's) checks a source a remote caller named before anything is
         read or registered, and reads it (``InvalidRequest`` when it refuses).
         """
         return self._view(
-            self._register(source, dataset=dataset, data=data, profiles=profiles, policy=policy)
+            self._register(
+                source, dataset=dataset, data=data, profiles=profiles, policy=policy, metadata=metadata
+            )
         )
 
     def _register(
@@ -152,6 +159,8 @@ class Indexflow:
         data: bytes | None = None,
         profiles: list[str] | None = None,
         policy: UriPolicy | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        fingerprint: str | None = None,
     ) -> Registration:
         if policy is not None and data is None:
             # checked before expand(): a refused path is not even looked at
@@ -170,6 +179,9 @@ class Indexflow:
                 raise InvalidRequest(f"{source}: not a single document; use ingest() for folders")
             src = found[0]
         self._ctx.own_home()
+        given = md.normalize(metadata)
+        if data is None and policy is None:
+            given = {**given, **sidecar_metadata(src.source)}  # the file's own sidecar is more specific
         try:
             payload = data if data is not None else src.read(self.settings.max_document_bytes, policy)
         except OSError as exc:
@@ -181,6 +193,8 @@ class Indexflow:
             data=payload,
             filename=src.filename,
             profiles=profiles,
+            metadata=given,
+            fingerprint=fingerprint,
         )
         self._ctx.send(reg.applied)
         return reg
@@ -201,8 +215,12 @@ class Indexflow:
         on_progress: Callable[[Progress], None] | None = None,
         timeout: float | None = None,
         require_workers: bool = True,
+        metadata: Mapping[str, Any] | None = None,
     ) -> IngestReport:
         """Ingest files, folders (recursively) and URIs into ``dataset``.
+
+        ``metadata`` is given to every document (a file's ``NAME.meta.json`` sidecar overrides
+        its keys for that file); an invalid one raises ``InvalidRequest`` before anything is read.
 
         Each document is committed and its work enqueued one at a time (memory stays flat). With
         ``wait`` the call follows progress in the database until every plan has finished.
@@ -216,6 +234,7 @@ class Indexflow:
         """
         if isinstance(paths, str):
             paths = [paths]
+        metadata = md.normalize(metadata)
         with self._ctx.read() as s:
             check_dataset(s, dataset)  # one clear error before any document is read
         if not self.in_process and require_workers:
@@ -235,7 +254,9 @@ class Indexflow:
         for src in _safe_expand(paths, pending, skipped):
             entry = _Pending(src.source)
             try:
-                entry.registration = self._register(src, dataset=dataset, profiles=profiles)
+                entry.registration = self._register(
+                    src, dataset=dataset, profiles=profiles, metadata=metadata
+                )
                 entry.plan_ids = entry.registration.plan_ids
             except IndexflowError as exc:
                 entry.error = str(exc)

@@ -55,9 +55,20 @@ def ingest(
         bool,
         typer.Option("--keep-waiting", help="with a broker: register even if no worker is listening yet"),
     ] = False,
+    meta: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--meta",
+            help="key=value metadata for every document (repeatable; numbers and true/false are typed); "
+            "a file's NAME.meta.json sidecar overrides it",
+        ),
+    ] = None,
     json_out: Json = False,
 ) -> None:
     """Ingest documents; exits 1 if any document failed (listed) or none was ingested."""
+    from indexflow.domain.metadata import parse_cli_meta
+
+    metadata = parse_cli_meta(meta or [])
     with facade() as ix:
         if not wait and ix.in_process:
             err_console.print(
@@ -65,11 +76,17 @@ def ingest(
                 "is the worker: waiting for the work to finish"
             )
             wait = True
-        need = not keep_waiting
+        options: dict[str, Any] = {
+            "dataset": dataset,
+            "wait": wait,
+            "profiles": profile,
+            "require_workers": not keep_waiting,
+            "metadata": metadata,
+        }
         if json_out or not console.is_terminal:
-            report = ix.ingest(paths, dataset=dataset, wait=wait, profiles=profile, require_workers=need)
+            report = ix.ingest(paths, **options)
         else:
-            report = _ingest_with_bars(ix, paths, dataset, wait, profile, need)
+            report = _ingest_with_bars(ix, paths, options)
         if json_out:
             print_json(report)
         else:
@@ -109,14 +126,7 @@ def _skipped_kinds(skipped: list[str]) -> list[str]:
     return [f"{k} ×{n}" for k, n in kinds.most_common(8)]
 
 
-def _ingest_with_bars(
-    ix: Indexflow,
-    paths: list[str],
-    dataset: str,
-    wait: bool,
-    profile: list[str] | None,
-    need_workers: bool,
-) -> IngestReport:
+def _ingest_with_bars(ix: Indexflow, paths: list[str], options: dict[str, Any]) -> IngestReport:
     columns = (TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as bars:
         reg = bars.add_task("registered", total=None)
@@ -130,14 +140,7 @@ def _ingest_with_bars(
             bars.update(bundled, completed=p.bundled, total=p.plans_total)
             bars.update(embedded, completed=p.chunks_embedded, total=max(p.chunks_total, 1))
 
-        return ix.ingest(
-            paths,
-            dataset=dataset,
-            wait=wait,
-            profiles=profile,
-            on_progress=update,
-            require_workers=need_workers,
-        )
+        return ix.ingest(paths, on_progress=update, **options)
 
 
 @app.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
@@ -109,9 +110,20 @@ def get_version(s: Session, version_id: int) -> DocumentVersion:
 
 
 def create_version(
-    s: Session, document_id: int, content_hash: str, data: bytes, filename: str | None
+    s: Session,
+    document_id: int,
+    content_hash: str,
+    data: bytes,
+    filename: str | None,
+    user_meta: dict[str, Any] | None = None,
 ) -> DocumentVersion:
-    version = DocumentVersion(document_id=document_id, content_hash=content_hash, byte_size=len(data))
+    version = DocumentVersion(
+        document_id=document_id,
+        content_hash=content_hash,
+        byte_size=len(data),
+        user_meta=user_meta or None,
+        meta=user_meta or None,  # until it is parsed: then the parser's findings are added
+    )
     s.add(version)
     s.flush()
     s.add(DocumentBlob(version_id=version.id, filename=filename, data=data))

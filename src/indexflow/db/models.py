@@ -35,7 +35,9 @@ from indexflow.limits import (
     ENCODER_NAME_MAX,
     EVENT_TYPE_MAX,
     FILENAME_MAX,
+    FINGERPRINT_MAX,
     FORMAT_NAME_MAX,
+    METADATA_KEY_MAX,
     PROFILE_NAME_MAX,
     SOURCE_MAX,
     TITLE_MAX,
@@ -105,6 +107,8 @@ class Document(Base):
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_text("true"))
     current_version_id: Mapped[int | None] = mapped_column(BigId)
+    # ETag/size/mtime of the source when last read: an unchanged remote object is not downloaded
+    source_fingerprint: Mapped[str | None] = mapped_column(String(FINGERPRINT_MAX))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     deactivated_at: Mapped[datetime | None]
@@ -127,8 +131,22 @@ class DocumentVersion(Base):
     title: Mapped[str | None] = mapped_column(String(TITLE_MAX))
     component_count: Mapped[int] = mapped_column(Integer, default=0)
     parse_error: Mapped[str | None] = mapped_column(Text)
+    # what the caller gave with this content (part of the version's identity: see content_hash)
+    user_meta: Mapped[dict[str, Any] | None] = mapped_column("user_metadata", JSON)
+    # what search filters on and returns: the parser's findings overlaid by user_meta (at parse)
+    meta: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     parsed_at: Mapped[datetime | None]
+
+
+class MetadataField(Base):
+    """A metadata key some document of a dataset holds, and its kind (what filters it takes)."""
+
+    __tablename__ = "metadata_fields"
+
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(METADATA_KEY_MAX), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # keyword | number | bool | datetime
 
 
 class DocumentBlob(Base):

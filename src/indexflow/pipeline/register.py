@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from indexflow.db import documents as docs_repo
+from indexflow.db import metadata as meta_repo
 from indexflow.db import plans as plans_repo
 from indexflow.db import profiles as profiles_repo
 from indexflow.db.models import ChunkPlan, IndexProfile, PlanStatus
 from indexflow.db.profiles import ensure_default_profile
 from indexflow.db.session import transaction
+from indexflow.domain import metadata as md
 from indexflow.domain.ids import content_hash
 from indexflow.limits import (
     DATASET_NAME_MAX,
@@ -53,8 +55,14 @@ def register_source(
     filename: str | None,
     title: str | None = None,
     profiles: list[str] | None = None,
+    metadata: dict[str, object] | None = None,
+    fingerprint: str | None = None,
 ) -> Registration:
-    """Record ``data`` as the current content of ``source`` in ``dataset``.
+    """Record ``data`` (with ``metadata``) as the current content of ``source`` in ``dataset``.
+
+    ``metadata`` is part of the version's identity: the same bytes with other metadata are a new
+    version, built and swapped in like new content. ``fingerprint`` (what the source looked like:
+    ETag, size, mtime) is recorded on the document so an unchanged source can be skipped unread.
 
     Unchanged content (same hash) with embedded plans costs a lookup; new content becomes a new
     version whose plans build while the old ones keep serving. Concurrent registrations of one
@@ -62,15 +70,22 @@ def register_source(
 
     Raises:
         InvalidRequest: the dataset name or the source is too long (or, for a new dataset, the
-            name is not one of ``limits.NAME_RULE``).
+            name is not one of ``limits.NAME_RULE``), or the metadata is not valid or gives a
+            key a value of another kind than the dataset's documents have.
     """
     check_length("dataset", dataset, DATASET_NAME_MAX)  # first: an upload's source embeds it
     check_length("source", source, SOURCE_MAX)
     filename = fit_filename(filename) if filename is not None else None
+    given = md.normalize(metadata)
     digest = content_hash(data)
+    if given:
+        digest = content_hash(f"{digest}\0{md.identity(given)}".encode())
     with transaction(rt.sessions) as s:
         check_dataset(s, dataset)
         ds = docs_repo.get_or_create_dataset(s, dataset)
+        if given:
+            md.conform(given, meta_repo.known_fields(s, ds.id))
+            meta_repo.add_fields(s, ds.id, md.kinds(given))
         doc = docs_repo.find_document(s, ds.id, source, for_update=True)
         created = False
         if doc is None:
@@ -80,7 +95,7 @@ def register_source(
         outcome = "unchanged"
         reg = Registration(doc.id, 0, [], outcome)
         if version is None:
-            version = docs_repo.create_version(s, doc.id, digest, data, filename)
+            version = docs_repo.create_version(s, doc.id, digest, data, filename, given)
             outcome = "new" if created else "changed"
             _cancel_unfinished(rt, s, reg, doc.id, version.id)
         if not doc.is_active:
@@ -88,6 +103,8 @@ def register_source(
             doc.deactivated_at = None
             outcome = "changed" if outcome == "unchanged" else outcome
         doc.current_version_id = version.id
+        if fingerprint is not None:
+            doc.source_fingerprint = fingerprint
         reg.version_id, reg.outcome = version.id, outcome
         for profile in _target_profiles(s, rt, profiles):
             plan, new_plan = plans_repo.get_or_create(s, doc.id, version.id, profile.id)

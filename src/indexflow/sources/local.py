@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from indexflow.domain.ids import basename
-from indexflow.errors import InputTooLarge, NotFound
+from indexflow.errors import InputTooLarge, InvalidRequest, NotFound
 from indexflow.parsers.registry import indexable_suffixes
 
 if TYPE_CHECKING:
@@ -59,8 +60,8 @@ def expand(paths: Iterable[str | os.PathLike[str]], skipped: list[str] | None = 
             for root, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
-                    if name.startswith("."):
-                        continue
+                    if name.startswith(".") or name.endswith(SIDECAR_SUFFIX):
+                        continue  # hidden, or a sidecar: another file's metadata
                     if Path(name).suffix.lower() not in suffixes:
                         if skipped is not None:
                             skipped.append(str(Path(root) / name))
@@ -69,3 +70,39 @@ def expand(paths: Iterable[str | os.PathLike[str]], skipped: list[str] | None = 
                     yield Source(str(full.resolve()), name, full.stat().st_size)
         else:
             raise NotFound(f"{path}: no such file or folder")
+
+
+SIDECAR_SUFFIX = ".meta.json"
+SIDECAR_MAX_BYTES = 1 << 20
+
+
+def sidecar_path(source: str) -> Path | None:
+    """The metadata sidecar of a local file: ``NAME.meta.json`` (``report.pdf.meta.json``), else
+    ``STEM.meta.json`` (``report.meta.json``) next to it; None for URIs or when there is none."""
+    if "://" in source and not source.startswith("file://"):
+        return None
+    path = Path(source.removeprefix("file://"))
+    for candidate in (path.with_name(path.name + SIDECAR_SUFFIX), path.with_name(path.stem + SIDECAR_SUFFIX)):
+        if candidate != path and candidate.is_file():
+            return candidate
+    return None
+
+
+def sidecar_metadata(source: str) -> dict[str, Any]:
+    """The (flattened, checked) metadata of a local file's sidecar; ``{}`` without one.
+
+    Raises:
+        InvalidRequest: the sidecar is not a JSON object of valid metadata (named in the message).
+    """
+    from indexflow.domain import metadata as md
+
+    path = sidecar_path(source)
+    if path is None:
+        return {}
+    try:
+        if path.stat().st_size > SIDECAR_MAX_BYTES:
+            raise InvalidRequest(f"{path}: a metadata sidecar over {SIDECAR_MAX_BYTES} bytes")
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidRequest(f"{path}: not a readable JSON metadata sidecar: {exc}") from exc
+    return dict(md.normalize(data, what=str(path)))
