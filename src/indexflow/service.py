@@ -10,6 +10,8 @@ ix.documents.list(dataset="default")   # and ix.plans, ix.chunks, ix.profiles, i
 
 from __future__ import annotations
 
+import hashlib
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -18,9 +20,11 @@ from typing import Any, Literal, overload
 
 from indexflow.db import documents as docs_repo
 from indexflow.db import plans as plans_repo
+from indexflow.db import profiles as profiles_repo
 from indexflow.domain import metadata as md
 from indexflow.encoders.base import Encoder
-from indexflow.errors import IndexflowError, InvalidRequest, NoWorkers
+from indexflow.errors import IndexflowError, InvalidRequest, NotFound, NoWorkers
+from indexflow.limits import FINGERPRINT_MAX
 from indexflow.manage import Chunks, Context, Documents, Keys, Maintenance, Plans, Profiles, Webhooks
 from indexflow.manage.export import Export
 from indexflow.manage.metrics import Metrics
@@ -54,6 +58,14 @@ class _Pending:
     registration: Registration | None = None
     error: str | None = None
     plan_ids: list[int] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Listing:
+    """What an ingest's listing saw: every source listed, and the roots listed without error."""
+
+    seen: set[str] = field(default_factory=set)
+    complete: list[str] = field(default_factory=list)
 
 
 class Indexflow:
@@ -216,8 +228,18 @@ class Indexflow:
         timeout: float | None = None,
         require_workers: bool = True,
         metadata: Mapping[str, Any] | None = None,
+        sync: bool = False,
     ) -> IngestReport:
-        """Ingest files, folders (recursively) and URIs into ``dataset``.
+        """Ingest files, folders (recursively) and URIs (``s3://bucket/prefix/``: every object
+        under it) into ``dataset``.
+
+        A source whose fingerprint (ETag, or size and mtime) and metadata are those recorded
+        when it was last read, and whose plans are serving or building, is reported
+        ``unchanged`` without being read (no download).
+
+        With ``sync``, every active document of the dataset whose source lies under one of
+        ``paths`` (a folder, a URI prefix) and was not listed this time is deactivated (listed
+        in the report's ``deactivated``); a path whose listing failed deactivates nothing.
 
         ``metadata`` is given to every document (a file's ``NAME.meta.json`` sidecar overrides
         its keys for that file); an invalid one raises ``InvalidRequest`` before anything is read.
@@ -251,10 +273,11 @@ class Indexflow:
         pending: list[_Pending] = []
         next_report = 0.0
         skipped: list[str] = []
-        for src in _safe_expand(paths, pending, skipped):
+        listing = _Listing()
+        for src in _safe_expand(paths, pending, skipped, listing):
             entry = _Pending(src.source)
             try:
-                entry.registration = self._register(
+                entry.registration = self._ingest_one(
                     src, dataset=dataset, profiles=profiles, metadata=metadata
                 )
                 entry.plan_ids = entry.registration.plan_ids
@@ -267,10 +290,59 @@ class Indexflow:
                 # Throttled: a progress read per document would cost O(n²) on big corpora.
                 on_progress(self.progress([p for e in pending for p in e.plan_ids], registered=len(pending)))
                 next_report = time.monotonic() + 0.5
+        deactivated = self._sync(dataset, listing, skipped) if sync else []
         plan_ids = [p for e in pending for p in e.plan_ids]
         if wait:
             self.wait(plan_ids, on_progress=on_progress, timeout=timeout, registered=len(pending))
-        return self._report(dataset, pending, skipped)
+        return self._report(dataset, pending, skipped, deactivated)
+
+    def _ingest_one(
+        self, src: Source, *, dataset: str, profiles: list[str] | None, metadata: Mapping[str, Any]
+    ) -> Registration:
+        """Register one listed source, or skip it unread when its fingerprint says it is unchanged."""
+        fingerprint = None
+        if src.fingerprint is not None:
+            # Metadata is part of a version's identity: the same look with other metadata is a change.
+            given = {**metadata, **sidecar_metadata(src.source)}
+            fingerprint = f"{src.fingerprint}|{md.identity(given)}"
+            if len(fingerprint) > FINGERPRINT_MAX:
+                fingerprint = "sha256:" + hashlib.sha256(fingerprint.encode()).hexdigest()
+            with self._ctx.read() as s:
+                found = None
+                dataset_id = docs_repo.find_dataset_id(s, dataset)
+                if dataset_id is not None:
+                    if profiles:
+                        wanted = [profiles_repo.get_by_name(s, name).id for name in profiles]
+                    else:
+                        wanted = [p.id for p in profiles_repo.active(s)]
+                    found = docs_repo.find_unchanged(s, dataset_id, src.source, fingerprint, wanted)
+            if found is not None:
+                return Registration(found.document_id, found.version_id, found.plan_ids, "unchanged")
+        return self._register(
+            src, dataset=dataset, profiles=profiles, metadata=metadata, fingerprint=fingerprint
+        )
+
+    def _sync(self, dataset: str, listing: _Listing, skipped: list[str]) -> list[str]:
+        """Deactivate the dataset's documents under a completely listed root that it no longer lists."""
+        seen = listing.seen | set(skipped)  # an unsupported file is there all the same
+        gone: dict[int, str] = {}
+        with self._ctx.read() as s:
+            dataset_id = docs_repo.find_dataset_id(s, dataset)
+            if dataset_id is None:
+                return []
+            for root in listing.complete:
+                exact, prefix = _scope(root)
+                for document_id, source in docs_repo.active_under(s, dataset_id, exact, prefix):
+                    if source not in seen:
+                        gone[document_id] = source
+        out: list[str] = []
+        for document_id, source in sorted(gone.items(), key=lambda item: item[1]):
+            try:
+                self.documents.deactivate(document_id)
+            except NotFound:
+                continue  # deleted meanwhile: gone all the same, but not by us
+            out.append(source)
+        return out
 
     def wait(
         self,
@@ -307,7 +379,9 @@ class Indexflow:
         with self._ctx.read() as s:
             return Progress.of(plans_repo.progress_rows(s, plan_ids), registered=registered)
 
-    def _report(self, dataset: str, pending: list[_Pending], skipped: list[str]) -> IngestReport:
+    def _report(
+        self, dataset: str, pending: list[_Pending], skipped: list[str], deactivated: list[str]
+    ) -> IngestReport:
         docs: list[DocumentReport] = []
         with self._ctx.read() as s:
             for e in pending:
@@ -328,7 +402,7 @@ class Indexflow:
                         error=next((p.last_error for p in plans if p.last_error), None),
                     )
                 )
-        return IngestReport(dataset=dataset, documents=docs, skipped=skipped)
+        return IngestReport(dataset=dataset, documents=docs, skipped=skipped, deactivated=deactivated)
 
     # -- read -------------------------------------------------------------------------------------
     @overload
@@ -342,6 +416,8 @@ class Indexflow:
         document_ids: list[int] | None = ...,
         mode: str | None = ...,
         max_per_document: int | None = ...,
+        where: Mapping[str, Any] | None = ...,
+        full_bundle: bool = ...,
         group_by: None = ...,
     ) -> list[Hit]: ...
 
@@ -356,6 +432,8 @@ class Indexflow:
         document_ids: list[int] | None = ...,
         mode: str | None = ...,
         max_per_document: int | None = ...,
+        where: Mapping[str, Any] | None = ...,
+        full_bundle: bool = ...,
         group_by: Literal["document"],
     ) -> list[DocumentGroup]: ...
 
@@ -369,6 +447,8 @@ class Indexflow:
         document_ids: list[int] | None = None,
         mode: str | None = None,
         max_per_document: int | None = None,
+        where: Mapping[str, Any] | None = None,
+        full_bundle: bool = False,
         group_by: str | None = None,
     ) -> list[Hit] | list[DocumentGroup]:
         """The ``k`` best chunks for ``query`` among the dataset's searchable documents.
@@ -380,6 +460,12 @@ class Indexflow:
                 default ``hybrid`` when the profile has a lexical leg, else ``dense``.
             max_per_document: at most this many chunks of one document (0: no limit);
                 default the ``max_per_document`` setting.
+            where: a metadata filter: ``{"team": "ops"}`` (equality), ``{"tag": ["a", "b"]}``
+                (any of), ``{"year": {"gte": 2020, "lt": 2024}}`` or ``{"published": {"gte":
+                "2024-01-01"}}`` (ranges on numbers and dates); all must hold. A key no document
+                of the dataset has, or a value that does not fit its kind, raises InvalidRequest.
+            full_bundle: each hit's ``bundle.text`` is its whole bundle (by default a window of
+                at most ``hit_context_chars`` characters around the chunk).
             group_by: ``"document"`` returns the ``k`` best documents instead, each with its
                 top chunks (``max_per_document`` of them, default 3) as evidence.
         """
@@ -390,6 +476,8 @@ class Indexflow:
             "document_ids": document_ids,
             "mode": mode,
             "max_per_document": max_per_document,
+            "where": where,
+            "full_bundle": full_bundle,
         }
         if group_by is None:
             return search(self.rt, query, **common)
@@ -485,12 +573,37 @@ class Indexflow:
         )
 
 
-def _safe_expand(paths: Iterable[str], pending: list[_Pending], skipped: list[str]) -> Iterator[Source]:
+def _safe_expand(
+    paths: Iterable[str], pending: list[_Pending], skipped: list[str], listing: _Listing
+) -> Iterator[Source]:
+    """Every source under ``paths``; a path that fails to list is an entry with its error."""
     for p in paths:
+        walk_errors: list[OSError] = []
         try:
-            yield from expand([p], skipped)
+            for src in expand([p], skipped, walk_errors):
+                listing.seen.add(src.source)
+                yield src
         except IndexflowError as exc:
             pending.append(_Pending(str(p), error=str(exc)))
+            continue
+        except OSError as exc:
+            pending.append(_Pending(str(p), error=f"{p}: cannot list: {exc.strerror or exc}"))
+            continue
+        for err in walk_errors:  # a folder it could not read: its documents are not "gone"
+            where = str(err.filename or p)
+            pending.append(_Pending(where, error=f"{where}: cannot list: {err.strerror or err}"))
+        if not walk_errors:
+            listing.complete.append(str(p))
+
+
+def _scope(root: str) -> tuple[str, str]:
+    """A root's own source and the prefix of every source listed under it."""
+    if "://" in root and not root.startswith("file://"):
+        from indexflow.sources.remote import prefix_of
+
+        return root, prefix_of(root)
+    path = str(Path(root.removeprefix("file://")).expanduser().resolve())
+    return path, path.rstrip(os.sep) + os.sep
 
 
 __all__ = ["Indexflow"]

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from indexflow.db.models import Bundle, Chunk, ChunkPlan, Document
+from indexflow.db.models import Bundle, Chunk, ChunkPlan, Document, DocumentVersion
 
 
-def visible_chunks(s: Session, point_ids: Sequence[str]) -> dict[str, tuple[Chunk, Bundle, Document]]:
-    """Point id -> (chunk, bundle, document) for the points search may show right now.
+def visible_chunks(
+    s: Session, point_ids: Sequence[str]
+) -> dict[str, tuple[Chunk, Bundle, Document, dict[str, Any] | None]]:
+    """Point id -> (chunk, bundle, document, version metadata) for the points search may show now.
 
     Visible means: the chunk is enabled, its plan is active and this is the generation it serves
     (a plan being rebuilt serves its old generation until the new one is swapped in), and its
@@ -20,10 +23,11 @@ def visible_chunks(s: Session, point_ids: Sequence[str]) -> dict[str, tuple[Chun
     if not point_ids:
         return {}
     rows = s.execute(
-        select(Chunk, Bundle, Document)
+        select(Chunk, Bundle, Document, DocumentVersion.meta)
         .join(ChunkPlan, ChunkPlan.id == Chunk.plan_id)
         .join(Bundle, Bundle.id == Chunk.bundle_id)
         .join(Document, Document.id == ChunkPlan.document_id)
+        .join(DocumentVersion, DocumentVersion.id == ChunkPlan.version_id)
         .where(
             Chunk.point_id.in_(list(point_ids)),
             Chunk.enabled,
@@ -32,4 +36,4 @@ def visible_chunks(s: Session, point_ids: Sequence[str]) -> dict[str, tuple[Chun
             Document.is_active,
         )
     ).all()
-    return {chunk.point_id: (chunk, bundle, doc) for chunk, bundle, doc in rows}
+    return {chunk.point_id: (chunk, bundle, doc, meta) for chunk, bundle, doc, meta in rows}

@@ -157,8 +157,15 @@ def conform(metadata: Mapping[str, Value], known: Mapping[str, str], *, what: st
             )
 
 
+def store_key(key: str) -> str:
+    """A metadata key as the stores hold it under ``meta``: only ``[A-Za-z0-9_]`` (``_`` → ``_u``,
+    ``.`` → ``_d``, ``-`` → ``_m``), so no engine reads a dot as a nested path; reversible."""
+    return key.replace("_", "_u").replace(".", "_d").replace("-", "_m")
+
+
 def store_values(metadata: Mapping[str, Value], known: Mapping[str, str]) -> dict[str, Any]:
-    """What the vector store filters on: numbers as floats, datetimes as epoch seconds."""
+    """What the vector store filters on (keys by :func:`store_key`): numbers as floats,
+    datetimes as epoch seconds, keywords as strings, lists as lists (a filter matches any item)."""
     out: dict[str, Any] = {}
     for key, value in metadata.items():
         kind = known.get(key) or kind_of(value)
@@ -166,9 +173,9 @@ def store_values(metadata: Mapping[str, Value], known: Mapping[str, str]) -> dic
         converted = [_store_value(kind, v) for v in values]
         kept = [v for v in converted if v is not None]
         if isinstance(value, list):
-            out[key] = kept
+            out[store_key(key)] = kept
         elif kept:
-            out[key] = kept[0]
+            out[store_key(key)] = kept[0]
     return out
 
 
@@ -204,11 +211,36 @@ def merge(found: Mapping[str, Any] | None, given: Mapping[str, Value] | None) ->
 
 @dataclass(frozen=True, slots=True)
 class Condition:
-    """One key's test: ``op`` is one of ``OPERATORS``; ``value`` is in store form (a list for ``in``)."""
+    """One key's test: ``op`` is one of ``OPERATORS``; ``value`` is in store form (a list for
+    ``in``): a float (numbers, datetimes), a str or a bool. ``field`` is the store's key."""
 
     key: str
     op: str
     value: Any
+
+    @property
+    def field(self) -> str:
+        return store_key(self.key)
+
+    def matches(self, stored: Any) -> bool:
+        """Whether a stored value (a scalar, or a list: any item) passes — the reference semantics
+        every store adapter implements."""
+        items = stored if isinstance(stored, list) else [stored]
+        return any(self._one(v) for v in items if v is not None)
+
+    def _one(self, v: Any) -> bool:
+        if self.op == "eq":
+            return type(v) is type(self.value) and v == self.value
+        if self.op == "in":
+            return any(type(v) is type(x) and v == x for x in self.value)
+        if isinstance(v, bool) or not isinstance(v, float | int):
+            return False
+        return {
+            "gt": v > self.value,
+            "gte": v >= self.value,
+            "lt": v < self.value,
+            "lte": v <= self.value,
+        }[self.op]
 
 
 def parse_where(where: Mapping[str, Any] | None, known: Mapping[str, str]) -> tuple[Condition, ...]:

@@ -7,6 +7,7 @@ import io
 import re
 import zipfile
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from indexflow.domain.components import ParsedDocument
@@ -136,7 +137,8 @@ def parse(
         first_heading = _Walker(document, builder).walk()
         props = _core_properties(document)
         title = clean_title(props.get("title")) or clean_title(first_heading)
-        metadata = {key: props[key] for key in ("author", "subject", "keywords") if props.get(key)}
+        wanted = ("author", "subject", "keywords", "created", "modified")
+        metadata = {key: props[key] for key in wanted if props.get(key)}
         return builder.finish(title=title, metadata=metadata)
     except IndexflowError:
         raise
@@ -250,13 +252,16 @@ def _walked() -> Any:
 
 
 def _core_properties(document: Any) -> dict[str, str]:
-    """Title, author, subject and keywords from docProps/core.xml; {} when it is unreadable."""
+    """Title, author, subject, keywords and dates from docProps/core.xml; {} when it is unreadable."""
     try:
         props = document.core_properties
         values = {key: getattr(props, key, None) for key in ("title", "author", "subject", "keywords")}
+        dates = {key: getattr(props, key, None) for key in ("created", "modified")}
     except Exception:  # noqa: BLE001 - a damaged core.xml (any python-docx error) only costs the title
         return {}
-    return {key: value.strip() for key, value in values.items() if isinstance(value, str) and value.strip()}
+    out = {key: value.strip() for key, value in values.items() if isinstance(value, str) and value.strip()}
+    out.update({key: value.isoformat() for key, value in dates.items() if isinstance(value, datetime)})
+    return out
 
 
 def _safe_style(paragraph: Any) -> Any:

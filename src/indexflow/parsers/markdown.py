@@ -33,16 +33,21 @@ def _markdown_it() -> Any:
     return MarkdownIt("commonmark", {"maxNesting": MAX_NESTING}).enable(["table", "strikethrough"])
 
 
-def split_front_matter(text: str) -> tuple[dict[str, str], str]:
-    """Split a leading ``--- yaml ---`` block off ``text``; simple ``key: value`` lines only."""
+def split_front_matter(text: str) -> tuple[dict[str, str | list[str]], str]:
+    """Split a leading ``--- yaml ---`` block off ``text``; simple ``key: value`` lines only
+    (a ``[a, b]`` value is a list), never a YAML loader on a document's bytes."""
     match = _FRONT_MATTER_RE.match(text)
     if not match:
         return {}, text
-    meta: dict[str, str] = {}
+    meta: dict[str, str | list[str]] = {}
     for line in match.group(1).splitlines():
         key, sep, value = line.partition(":")
         if sep and key.strip() and not key.startswith((" ", "\t", "-", "#")):
-            meta[key.strip()] = value.strip().strip("\"'")
+            value = value.strip()
+            if value.startswith("[") and value.endswith("]"):
+                meta[key.strip()] = [v.strip().strip("\"'") for v in value[1:-1].split(",") if v.strip()]
+            else:
+                meta[key.strip()] = value.strip("\"'")
     return meta, text[match.end() :]
 
 
@@ -139,7 +144,8 @@ def parse(
     text = sniffed.text if sniffed is not None and sniffed.text is not None else decode_text(data)
     front, body = split_front_matter(normalize_newlines(text))
     builder = TreeBuilder("markdown", limits or Limits(), filename)
-    metadata: dict[str, Any] = {"front_matter": front} if front else {}
+    # Front matter is the author's own metadata (title, date, tags…): filterable as it is.
+    metadata: dict[str, Any] = {k: v for k, v in front.items() if v not in ("", [])}
     tokens = _markdown_it().parse(body)
     if any(token.level >= MAX_NESTING - 2 for token in tokens):
         # Past the nesting cap markdown-it would lose text; plain paragraphs keep all of it.

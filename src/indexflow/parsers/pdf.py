@@ -111,7 +111,7 @@ def _parse(data: bytes, filename: str | None, limits: Limits) -> ParsedDocument:
             page_node = builder.add(None, "page", label=f"page {index + 1}") if paragraphs else None
             for paragraph in paragraphs:
                 builder.add(page_node, "paragraph", paragraph)
-    metadata: dict[str, Any] = {"pages": n_pages}
+    metadata: dict[str, Any] = {"pages": n_pages, **_info(reader)}
     if failed:
         metadata["failed_pages"] = failed
     return builder.finish(title=_title(reader, entries, pages), metadata=metadata)
@@ -201,6 +201,32 @@ def _build_sections(
                 page_node = (index, builder.add(owner, "page", label=f"page {index + 1}"))
             builder.add(page_node[1], "paragraph", paragraph)
     open_until((len(pages), 0))
+
+
+def _info(reader: Any) -> dict[str, Any]:
+    """Author, subject, keywords and dates from the document information dictionary."""
+    out: dict[str, Any] = {}
+    try:
+        info = reader.metadata
+    except Exception:  # noqa: BLE001 - an unreadable info dictionary costs only this metadata
+        return out
+    if info is None:
+        return out
+    for key, attr in (("author", "author"), ("subject", "subject"), ("keywords", "keywords")):
+        try:
+            value = getattr(info, attr)
+        except Exception:  # noqa: BLE001 - one odd entry must not cost the others
+            continue
+        if isinstance(value, str) and value.strip():
+            out[key] = collapse_ws(value.replace("\x00", " ")).strip()[:500]
+    for key, attr in (("created", "creation_date"), ("modified", "modification_date")):
+        try:
+            moment = getattr(info, attr)
+        except Exception:  # noqa: BLE001 - pypdf raises on malformed PDF date strings
+            continue
+        if moment is not None:
+            out[key] = moment.isoformat()
+    return out
 
 
 def _title(reader: Any, entries: list[tuple[int, str, int]], pages: list[list[str]]) -> str | None:

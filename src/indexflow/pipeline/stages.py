@@ -15,11 +15,14 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from indexflow.db import documents as docs_repo
+from indexflow.db import metadata as meta_repo
 from indexflow.db import plans as plans_repo
 from indexflow.db import units as units_repo
-from indexflow.db.models import ChunkStatus, PlanStatus, utcnow
+from indexflow.db.models import ChunkStatus, DocumentVersion, PlanStatus, utcnow
 from indexflow.db.session import transaction
 from indexflow.db.units import Claim
+from indexflow.domain import metadata as md
+from indexflow.domain.components import ParsedDocument
 from indexflow.domain.context import cut_document, embedded_text
 from indexflow.domain.ids import basename, point_id
 from indexflow.errors import DimensionMismatch, NotFound
@@ -63,10 +66,31 @@ def parse_version(rt: Runtime, claim: Claim) -> Applied:
         if version.parsed_at is None:
             count = docs_repo.replace_components(s, version_id, parsed.components)
             docs_repo.mark_parsed(s, version, parsed.format, parsed.title, count)
+            _settle_metadata(s, version, parsed)
             docs_repo.delete_blob(s, version_id)
             if parsed.title:
                 docs_repo.adopt_title(s, version.document_id, parsed.title)
         return _parsed(rt, s, version_id, claim)
+
+
+def _settle_metadata(s: Session, version: DocumentVersion, parsed: ParsedDocument) -> None:
+    """The version's searchable metadata: what the parser found, overlaid by the caller's.
+
+    A parser's key whose kind differs from the dataset's is left out (the caller's were checked
+    when the document was registered); new keys become known fields of the dataset.
+    """
+    found: dict[str, Any] = {"title": parsed.title, "format": parsed.format, **parsed.metadata}
+    dataset_id = docs_repo.get_document(s, version.document_id).dataset_id
+    known = meta_repo.known_fields(s, dataset_id)
+    merged = md.merge({k: v for k, v in found.items() if v is not None}, version.user_meta)
+    user = version.user_meta or {}
+    for key, kind in md.kinds(merged).items():
+        have = known.get(key)
+        compatible = have is None or have == kind or (have == md.KEYWORD and kind == md.DATETIME)
+        if key not in user and not compatible:
+            del merged[key]
+    version.meta = merged
+    meta_repo.add_fields(s, dataset_id, md.kinds(merged))
 
 
 def _parsed(rt: Runtime, s: Session, version_id: int, claim: Claim) -> Applied:
@@ -186,6 +210,9 @@ def embed_batch(rt: Runtime, claim: Claim) -> Applied:
             "profile_id": profile.id,
             "generation": generation,
         }
+        meta = docs_repo.get_version(s, plan.version_id).meta
+        if meta:  # what search filters on: numbers and datetimes as numbers (domain/metadata.py)
+            base_payload["meta"] = md.store_values(meta, meta_repo.known_fields(s, doc.dataset_id))
 
     points: list[VectorPoint] = []
     collection = profile.collection

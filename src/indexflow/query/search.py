@@ -9,14 +9,16 @@ evidence). Both over-fetch from the store until enough visible, distinct results
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from indexflow.db import documents as docs_repo
+from indexflow.db import metadata as meta_repo
 from indexflow.db import profiles as profiles_repo
 from indexflow.db import search as search_repo
 from indexflow.db.session import transaction
+from indexflow.domain import metadata as md
 from indexflow.encoders.base import encode_queries
 from indexflow.errors import InvalidRequest, NotFound
 from indexflow.runtime import Runtime
@@ -39,6 +41,7 @@ class _Target:
     dataset_name: str
     lexical: bool
     profile_id: int
+    fields: dict[str, str]  # the dataset's metadata fields and their kinds
 
 
 def search(
@@ -51,6 +54,8 @@ def search(
     document_ids: list[int] | None = None,
     mode: str | None = None,
     max_per_document: int | None = None,
+    where: Mapping[str, Any] | None = None,
+    full_bundle: bool = False,
 ) -> list[Hit]:
     """Return the ``k`` best visible chunks for ``query`` in ``dataset``.
 
@@ -59,29 +64,30 @@ def search(
             lexical leg, else ``dense``.
         max_per_document: at most this many chunks of one document (0: no limit); default the
             ``max_per_document`` setting.
+        where: metadata filter (``domain/metadata.py``): ``{"team": "ops", "year": {"gte":
+            2020}, "tag": ["a", "b"]}``; every key must be one the dataset's documents have.
+        full_bundle: each hit's ``bundle.text`` is the whole bundle, not a window of at most
+            ``hit_context_chars`` around the chunk.
 
     Every store hit is checked against the database (active document, active plan, serving
     generation, enabled chunk), so a plan swap or a deactivation is visible at once.
 
     Raises:
         NotFound: ``profile`` names no profile.
-        InvalidRequest: an unknown mode, or a lexical mode on a profile without a lexical leg.
+        InvalidRequest: an unknown mode, a lexical mode on a profile without a lexical leg, or
+            a ``where`` on an unknown field or with a value that does not fit the field.
     """
     cap = rt.settings.max_per_document if max_per_document is None else max_per_document
     if cap < 0:
         raise InvalidRequest("max_per_document must be 0 (no limit) or more")
-    if k < 1:
+    plan = _prepare(rt, dataset, profile, mode, document_ids, where, full_bundle)
+    if plan is None or k < 1:
         return []
-    target = _target(rt, dataset, profile)
-    if target is None:
-        return []
-    legs = _legs(target, mode)
 
     def kept(hits: list[Hit]) -> list[Hit]:
         return _cap(hits, cap)[:k]
 
-    hits = _fetch(rt, target, query, legs, document_ids, k, lambda hits: len(kept(hits)) >= k)
-    return kept(hits)
+    return kept(_fetch(rt, plan, query, k, lambda hits: len(kept(hits)) >= k))
 
 
 def search_documents(
@@ -94,20 +100,53 @@ def search_documents(
     document_ids: list[int] | None = None,
     mode: str | None = None,
     max_per_document: int | None = None,
+    where: Mapping[str, Any] | None = None,
+    full_bundle: bool = False,
 ) -> list[DocumentGroup]:
     """The ``k`` best documents for ``query``, ranked by their best chunk, each with its top
-    chunks (``max_per_document`` of them, default 3) as evidence."""
+    chunks (``max_per_document`` of them, default 3) as evidence; options as :func:`search`."""
     per_doc = max_per_document or EVIDENCE_DEFAULT
     if max_per_document is not None and max_per_document < 0:
         raise InvalidRequest("max_per_document must be 0 (default evidence) or more")
-    if k < 1:
+    plan = _prepare(rt, dataset, profile, mode, document_ids, where, full_bundle)
+    if plan is None or k < 1:
         return []
+    hits = _fetch(rt, plan, query, k, lambda hits: len(_groups(hits, per_doc)) >= k)
+    return _groups(hits, per_doc)[:k]
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What one search reads: the target, its legs, the store filter and the hit window."""
+
+    target: _Target
+    legs: tuple[str, ...]
+    filters: SearchFilter
+    window: int  # characters of bundle text per hit (0: the whole bundle)
+
+
+def _prepare(
+    rt: Runtime,
+    dataset: str,
+    profile: str | None,
+    mode: str | None,
+    document_ids: list[int] | None,
+    where: Mapping[str, Any] | None,
+    full_bundle: bool,
+) -> _Plan | None:
+    """Check the options and resolve the target (None: nothing to search: no such dataset)."""
     target = _target(rt, dataset, profile)
     if target is None:
-        return []
+        if where:  # still an error to name a field no document has
+            md.parse_where(where, {})
+        return None
     legs = _legs(target, mode)
-    hits = _fetch(rt, target, query, legs, document_ids, k, lambda hits: len(_groups(hits, per_doc)) >= k)
-    return _groups(hits, per_doc)[:k]
+    filters = SearchFilter(
+        dataset_ids=(target.dataset_id,),
+        document_ids=tuple(document_ids) if document_ids else None,
+        metadata=md.parse_where(where, target.fields) if where else (),
+    )
+    return _Plan(target, legs, filters, 0 if full_bundle else rt.settings.hit_context_chars)
 
 
 def _target(rt: Runtime, dataset: str, profile: str | None) -> _Target | None:
@@ -123,7 +162,8 @@ def _target(rt: Runtime, dataset: str, profile: str | None) -> _Target | None:
         )
         if prof is None:
             return None
-        return _Target(prof.collection, ds.id, ds.name, prof.lexical, prof.id)
+        fields = meta_repo.known_fields(s, ds.id)
+        return _Target(prof.collection, ds.id, ds.name, prof.lexical, prof.id, fields)
 
 
 def _legs(target: _Target, mode: str | None) -> tuple[str, ...]:
@@ -138,19 +178,9 @@ def _legs(target: _Target, mode: str | None) -> tuple[str, ...]:
     return ("dense", "sparse") if chosen == "hybrid" else (chosen,)
 
 
-def _fetch(
-    rt: Runtime,
-    target: _Target,
-    query: str,
-    legs: tuple[str, ...],
-    document_ids: list[int] | None,
-    k: int,
-    enough: Callable[[list[Hit]], bool],
-) -> list[Hit]:
+def _fetch(rt: Runtime, plan: _Plan, query: str, k: int, enough: Callable[[list[Hit]], bool]) -> list[Hit]:
     """Visible hits, best first, read from the store in growing pages until ``enough``."""
-    filters = SearchFilter(
-        dataset_ids=(target.dataset_id,), document_ids=tuple(document_ids) if document_ids else None
-    )
+    target, legs, filters = plan.target, plan.legs, plan.filters
     vector = None
     if "dense" in legs:
         with transaction(rt.readers) as s:
@@ -169,7 +199,7 @@ def _fetch(
             else:
                 ranked.append(rt.store.search_lexical(target.collection, query, limit, filters))
         raw = ranked[0] if len(ranked) == 1 else _fuse(ranked)
-        hits = _join(rt, raw, target.dataset_name)
+        hits = _join(rt, raw, target.dataset_name, plan.window)
         if enough(hits):
             break
         if any(len(r) >= limit for r in ranked):
@@ -222,7 +252,30 @@ def _groups(hits: list[Hit], per_doc: int) -> list[DocumentGroup]:
     return list(groups.values())
 
 
-def _join(rt: Runtime, raw: list[StoreHit], dataset_name: str) -> list[Hit]:
+def window(text: str, start: int, end: int, size: int) -> tuple[int, int]:
+    """The span of at most ``size`` characters of ``text`` around ``[start, end)``, widened
+    evenly on both sides and cut at whitespace where one is near; the whole text if it fits
+    (or ``size`` is 0). A chunk longer than ``size`` keeps its start."""
+    n = len(text)
+    if size <= 0 or n <= size:
+        return 0, n
+    start, end = max(0, min(start, n)), max(0, min(end, n))
+    if end - start >= size:
+        return start, start + size
+    spare = size - (end - start)
+    lo = max(0, start - spare // 2)
+    hi = min(n, lo + size)
+    lo = max(0, hi - size)  # near the end: take the spare room before the chunk
+    if lo > 0:  # start at a word: the first whitespace within 40 characters
+        space = text.find(" ", lo, min(start, lo + 40))
+        lo = space + 1 if space != -1 else lo
+    if hi < n:
+        space = text.rfind(" ", max(end, hi - 40), hi)
+        hi = space if space != -1 else hi
+    return lo, hi
+
+
+def _join(rt: Runtime, raw: list[StoreHit], dataset_name: str, size: int) -> list[Hit]:
     if not raw:
         return []
     with transaction(rt.readers) as s:
@@ -234,18 +287,23 @@ def _join(rt: Runtime, raw: list[StoreHit], dataset_name: str) -> list[Hit]:
         if row is None or h.id in seen:
             continue
         seen.add(h.id)
-        chunk, bundle, doc = row
+        chunk, bundle, doc, meta = row
+        lo, hi = window(bundle.text, chunk.char_start, chunk.char_end, size)
         out.append(
             Hit(
                 score=float(h.score),
                 text=chunk.text,
-                document=HitDocument(id=doc.id, source=doc.source, title=doc.title, dataset=dataset_name),
+                document=HitDocument(
+                    id=doc.id, source=doc.source, title=doc.title, dataset=dataset_name, metadata=meta or {}
+                ),
                 bundle=HitBundle(
                     id=bundle.id,
                     seq=bundle.seq,
                     title=bundle.title,
                     paths=list(bundle.paths),
-                    text=bundle.text,
+                    text=bundle.text[lo:hi],
+                    text_start=lo,
+                    truncated=hi - lo < len(bundle.text),
                 ),
                 chunk=HitChunk(
                     id=chunk.id,

@@ -30,6 +30,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from indexflow.domain.metadata import Condition
+
 
 @dataclass(frozen=True, slots=True)
 class CollectionSpec:
@@ -49,7 +51,8 @@ class VectorPoint:
 
     Payload keys written by the pipeline — only what the store filters on or reconcile needs:
     ``plan_id``, ``chunk_id``, ``document_id``, ``dataset_id``, ``version_id``, ``profile_id``,
-    ``generation``, ``enabled`` (bool). Texts, spans and titles are read from the database.
+    ``generation``, ``enabled`` (bool), and ``meta`` (the document's metadata in store form:
+    ``domain.metadata.store_values``). Texts, spans and titles are read from the database.
 
     ``text`` is what the lexical leg indexes (not stored as payload); it is ignored by a
     collection without that leg, and ``None`` in a lexical collection indexes no terms (the
@@ -64,12 +67,29 @@ class VectorPoint:
 
 @dataclass(frozen=True, slots=True)
 class SearchFilter:
-    """Payload filter: every field that is set must match (``*_ids`` fields match any of)."""
+    """Payload filter: every field that is set must match (``*_ids`` fields match any of).
+
+    ``metadata``: conditions on the ``meta`` payload object (``domain/metadata.py``), all
+    required; :meth:`Condition.matches` is the reference semantics (a list value matches when
+    any item does; a point without the key never matches).
+    """
 
     dataset_ids: tuple[int, ...] | None = None
     document_ids: tuple[int, ...] | None = None
     plan_ids: tuple[int, ...] | None = None
     only_enabled: bool = True
+    metadata: tuple[Condition, ...] = ()
+
+
+def meta_fields(points: Sequence[VectorPoint]) -> dict[str, type]:
+    """The ``meta`` payload keys of ``points`` and their value types (str, float, bool)."""
+    out: dict[str, type] = {}
+    for p in points:
+        for key, value in (p.payload.get("meta") or {}).items():
+            first = value[0] if isinstance(value, list) and value else value
+            if isinstance(first, bool | str | float) and key not in out:
+                out[key] = type(first)
+    return out
 
 
 @dataclass(frozen=True, slots=True)

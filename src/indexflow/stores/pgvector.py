@@ -37,6 +37,7 @@ import psycopg
 from pgvector.psycopg import register_vector
 from psycopg import sql
 
+from indexflow.domain.metadata import Condition
 from indexflow.errors import (
     ConfigurationError,
     DimensionMismatch,
@@ -112,6 +113,30 @@ class _SimplePool:
 def normalise_dsn(url: str) -> str:
     """Accept SQLAlchemy URLs too: ``postgresql+psycopg://`` → ``postgresql://``."""
     return re.sub(r"^(postgres(?:ql)?)\+\w+://", r"\1://", url)
+
+
+_JSONPATH_OPS = {"eq": "==", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+
+
+def _jsonpath(c: Condition) -> str:
+    """A metadata condition as a jsonpath predicate on ``payload`` (``@?``: the GIN index on
+    ``payload`` serves equality; lax mode tests each item of a list value).
+
+    The key is ``[A-Za-z0-9_]`` (``store_key``) and each value a JSON literal, so nothing a user
+    wrote reaches the path unquoted.
+    """
+    values = c.value if c.op == "in" else [c.value]
+    op = "==" if c.op == "in" else _JSONPATH_OPS[c.op]
+    tests = " || ".join(f"@ {op} {_literal(v)}" for v in values)
+    return f"$.meta.{c.field} ? ({tests})"
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float | int):
+        return repr(float(value))
+    return json.dumps(str(value), ensure_ascii=True)
 
 
 def table_name(collection: str) -> str:
@@ -247,6 +272,10 @@ class PgVectorStore:
                         i=sql.Identifier(f"{name}_{col[:3]}"), t=t, c=sql.Identifier(col)
                     )
                     for col in ("plan_id", "document_id", "dataset_id")
+                ),
+                # metadata filters (``payload @? jsonpath``)
+                sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON {t} USING gin (payload jsonb_path_ops)").format(
+                    i=sql.Identifier(f"{name}_meta"), t=t
                 ),
                 sql.SQL(
                     "CREATE INDEX IF NOT EXISTS {i} ON {t} USING hnsw (embedding {ops}) "
@@ -405,6 +434,9 @@ class PgVectorStore:
                     params.append([int(i) for i in ids])
             if filters.only_enabled:
                 clauses.append(sql.SQL("enabled"))
+            for condition in filters.metadata:
+                clauses.append(sql.SQL("payload @? %s::jsonpath"))
+                params.append(_jsonpath(condition))
         return sql.SQL(" AND ").join(clauses), params
 
     def search(

@@ -24,6 +24,7 @@ import httpx
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
+from indexflow.domain.metadata import Condition
 from indexflow.errors import (
     ConfigurationError,
     DimensionMismatch,
@@ -34,7 +35,7 @@ from indexflow.errors import (
     StoreUnavailable,
 )
 from indexflow.stores import lexical
-from indexflow.stores.base import CollectionSpec, SearchFilter, StoreHit, VectorPoint
+from indexflow.stores.base import CollectionSpec, SearchFilter, StoreHit, VectorPoint, meta_fields
 
 T = TypeVar("T")
 M = TypeVar("M")
@@ -94,10 +95,35 @@ def _filter(filters: SearchFilter | None) -> models.Filter | None:
     ):
         if ids is not None:
             must.append(models.FieldCondition(key=key, match=models.MatchAny(any=[int(i) for i in ids])))
+    must.extend(_meta_condition(c) for c in filters.metadata)
     must_not: list[models.Condition] = []
     if filters.only_enabled:
         must_not.append(models.FieldCondition(key="enabled", match=models.MatchValue(value=False)))
     return models.Filter(must=must or None, must_not=must_not or None)
+
+
+def _meta_condition(c: Condition) -> models.Condition:
+    """One metadata condition (numbers and datetimes are floats: matched by ranges)."""
+    key = f"meta.{c.field}"
+    if c.op in ("gt", "gte", "lt", "lte"):
+        return models.FieldCondition(key=key, range=models.Range(**{c.op: c.value}))
+    values = c.value if c.op == "in" else [c.value]
+    if all(isinstance(v, str) for v in values):
+        return models.FieldCondition(key=key, match=models.MatchAny(any=list(values)))
+    return models.Filter(should=[_equal(key, v) for v in values])
+
+
+def _equal(key: str, value: Any) -> models.Condition:
+    if isinstance(value, bool):
+        return models.FieldCondition(key=key, match=models.MatchValue(value=value))
+    return models.FieldCondition(key=key, range=models.Range(gte=value, lte=value))
+
+
+_META_SCHEMAS = {
+    str: models.PayloadSchemaType.KEYWORD,
+    float: models.PayloadSchemaType.FLOAT,
+    bool: models.PayloadSchemaType.BOOL,
+}
 
 
 def _by_field(key: str, value: int) -> models.FilterSelector:
@@ -161,6 +187,7 @@ class QdrantStore:
         self._lock: AbstractContextManager[Any] = threading.RLock() if self._local else nullcontext()
         self._batch = batch_size
         self._known: dict[str, tuple[int, str, bool]] = {}  # (dimension, distance, lexical)
+        self._indexed: set[tuple[str, str]] = set()  # (collection, meta key) indexed by this process
 
     def _call(
         self, what: str, fn: Callable[..., T], *args: Any, missing: M | _Unset = _MISSING, **kw: Any
@@ -253,9 +280,20 @@ class QdrantStore:
         params = self._params(collection)
         if params is None:
             raise NotFound(f"vector collection {collection!r} does not exist; ensure_collection first")
+        self._index_meta(collection, points)
         for i in range(0, len(points), self._batch):
             batch = [_point(p, params[2]) for p in points[i : i + self._batch]]
             self._call(f"upsert {collection}", self._client.upsert, collection, batch, wait=True)
+
+    def _index_meta(self, collection: str, points: Sequence[VectorPoint]) -> None:
+        """A payload index on each metadata key the first time this process writes it (Qdrant
+        makes a repeated index creation a no-op), so metadata filters stay fast at scale."""
+        if self._local:
+            return  # qdrant-client's local mode has no payload indexes (it scans)
+        for key, kind in meta_fields(points).items():
+            if (collection, key) not in self._indexed:
+                self._index(collection, f"meta.{key}", _META_SCHEMAS[kind])
+                self._indexed.add((collection, key))
 
     def _delete(self, collection: str, selector: Any) -> None:
         self._call(f"delete {collection}", self._client.delete, collection, selector, wait=True, missing=None)

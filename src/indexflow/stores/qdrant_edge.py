@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import qdrant_edge as qe
 
+from indexflow.domain.metadata import Condition
 from indexflow.errors import (
     DimensionMismatch,
     IndexflowError,
@@ -40,7 +41,7 @@ from indexflow.errors import (
     StoreUnavailable,
 )
 from indexflow.stores import lexical
-from indexflow.stores.base import CollectionSpec, SearchFilter, StoreHit, VectorPoint
+from indexflow.stores.base import CollectionSpec, SearchFilter, StoreHit, VectorPoint, meta_fields
 
 _DISTANCES = {"cosine": qe.Distance.Cosine, "dot": qe.Distance.Dot, "euclid": qe.Distance.Euclid}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -84,10 +85,35 @@ def _edge_filter(filters: SearchFilter | None) -> qe.Filter | None:
     ):
         if ids is not None:
             must.append(qe.FieldCondition(key=key, match=qe.MatchAny([int(i) for i in ids])))
+    must.extend(_meta_condition(c) for c in filters.metadata)
     must_not: list[Any] = []
     if filters.only_enabled:
         must_not.append(qe.FieldCondition(key="enabled", match=qe.MatchValue(_FALSE)))
     return qe.Filter(must=must or None, must_not=must_not or None)
+
+
+def _meta_condition(c: Condition) -> Any:
+    """One metadata condition (numbers and datetimes are floats: matched by ranges)."""
+    key = f"meta.{c.field}"
+    if c.op in ("gt", "gte", "lt", "lte"):
+        return qe.FieldCondition(key=key, range=qe.RangeFloat(**{c.op: c.value}))
+    values = c.value if c.op == "in" else [c.value]
+    if all(isinstance(v, str) for v in values):
+        return qe.FieldCondition(key=key, match=qe.MatchAny(list(values)))
+    return qe.Filter(should=[_equal(key, v) for v in values])
+
+
+def _equal(key: str, value: Any) -> Any:
+    if isinstance(value, bool):
+        return qe.FieldCondition(key=key, match=qe.MatchValue(np.bool_(value)))
+    return qe.FieldCondition(key=key, range=qe.RangeFloat(gte=value, lte=value))
+
+
+_META_SCHEMAS = {
+    str: qe.PayloadSchemaType.Keyword,
+    float: qe.PayloadSchemaType.Float,
+    bool: qe.PayloadSchemaType.Bool,
+}
 
 
 def _by_field(key: str, value: int) -> qe.Filter:
@@ -120,6 +146,7 @@ class QdrantEdgeStore:
         self._shards: dict[str, qe.EdgeShard] = {}
         self._specs: dict[str, CollectionSpec] = {}
         self._dirty: dict[str, float] = {}  # collection -> time of the first unflushed write
+        self._indexed: set[tuple[str, str]] = set()  # (collection, meta key) with a payload index
         self._lock = threading.RLock()
 
     # -- shards ---------------------------------------------------------------------------
@@ -241,11 +268,18 @@ class QdrantEdgeStore:
         spec = self._specs.get(collection)
         with_lexical = spec is not None and spec.lexical
         ops = [
+            qe.UpdateOperation.create_field_index(f"meta.{key}", _META_SCHEMAS[kind])
+            for key, kind in meta_fields(points).items()
+            if (collection, key) not in self._indexed
+        ]
+        indexed = {(collection, key) for key in meta_fields(points)}
+        ops += [
             qe.UpdateOperation.upsert_points([_edge_point(p, with_lexical) for p in points[i : i + _BATCH]])
             for i in range(0, len(points), _BATCH)
         ]
         if ops:
             self._write(collection, ops)
+        self._indexed |= indexed
 
     def _delete(self, collection: str, op: Any) -> None:
         if self._open(collection) is not None:

@@ -68,6 +68,10 @@ def _matches(payload: dict[str, Any], filters: SearchFilter | None) -> bool:
             value = payload.get(key)
             if not isinstance(value, int) or isinstance(value, bool) or value not in wanted:
                 return False
+    if filters.metadata:
+        meta = payload.get("meta") or {}
+        if not all(c.field in meta and c.matches(meta[c.field]) for c in filters.metadata):
+            return False
     return not (filters.only_enabled and payload.get("enabled") is False)
 
 

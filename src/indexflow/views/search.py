@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from indexflow.views.base import View
 
 
@@ -10,14 +12,21 @@ class HitDocument(View):
     source: str
     title: str | None
     dataset: str
+    metadata: dict[str, Any] = {}  # the version's metadata: the parser's findings and the caller's
 
 
 class HitBundle(View):
+    """The chunk's bundle (its parent section): ``text`` is a window of the bundle around the
+    chunk, ``text_start`` its offset in the bundle and ``truncated`` whether it is only part of
+    it (``hit_context_chars``; ``search(full_bundle=True)`` returns it whole)."""
+
     id: int
     seq: int
     title: str
     paths: list[str]
     text: str
+    text_start: int = 0
+    truncated: bool = False
 
 
 class HitChunk(View):

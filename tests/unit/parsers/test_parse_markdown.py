@@ -92,7 +92,7 @@ def test_markdown_blockquote_is_a_component(guide):
 
 def test_markdown_front_matter_is_metadata_not_text(guide):
     assert guide.title == "Getting Started with Git"
-    assert guide.metadata["front_matter"]["author"] == "Indexflow sample corpus"
+    assert guide.metadata["author"] == "Indexflow sample corpus"
     assert not any("tags:" in c.text for c in guide.components)
 
 
