@@ -7,6 +7,7 @@ declares the role it needs (``who: Reader | Writer | Admin``, see ``api/auth.py`
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -97,7 +98,10 @@ async def upload_document(request: Request, dataset: DatasetPath, who: Writer) -
             raise RequestTooLarge(f"upload is over the {limit}-byte limit")
         name = upload.filename or "upload"
         source = str(form.get("source") or f"upload://{dataset}/{name}")
-        reg = await run_in_threadpool(ix.enqueue_source, Source(source, name), dataset=dataset, data=data)
+        metadata = _form_metadata(form.get("metadata"))
+        reg = await run_in_threadpool(
+            ix.enqueue_source, Source(source, name), dataset=dataset, data=data, metadata=metadata
+        )
         return _accepted(reg)
     try:
         body = UriIngest.model_validate_json(await read_body(request, ix.settings.api_max_json_bytes))
@@ -107,11 +111,31 @@ async def upload_document(request: Request, dataset: DatasetPath, who: Writer) -
     policy = UriPolicy.from_settings(ix.settings)  # schemes, local roots, vetted hosts: 422 if refused
     try:
         reg = await run_in_threadpool(
-            ix.enqueue_source, body.uri, dataset=dataset, profiles=body.profiles, policy=policy
+            ix.enqueue_source,
+            body.uri,
+            dataset=dataset,
+            profiles=body.profiles,
+            policy=policy,
+            metadata=body.metadata,
         )
     except ImportError as exc:  # fsspec has no backend installed for this URI's scheme
         raise ConfigurationError(f"{body.uri}: this server cannot read such URIs ({exc})") from exc
     return _accepted(reg)
+
+
+def _form_metadata(raw: object) -> dict[str, Any] | None:
+    """The multipart ``metadata`` field: empty, or a JSON object (checked again on registration)."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    if not isinstance(raw, str):
+        raise InvalidRequest("the metadata field must be text: a JSON object")
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise InvalidRequest(f"the metadata field is not JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise InvalidRequest("the metadata field must be a JSON object of key/value pairs")
+    return value
 
 
 @router.get("/documents/{document_id}", response_model=DocumentView)
@@ -234,6 +258,8 @@ def search(request: Request, body: SearchRequest, who: Reader) -> SearchResponse
         "document_ids": ids,
         "mode": body.mode,
         "max_per_document": body.max_per_document,
+        "where": body.where,
+        "full_bundle": body.full_bundle,
     }
     if body.group_by == "document":
         return DocumentSearchResponse(documents=ix.search(body.query, group_by="document", **common))

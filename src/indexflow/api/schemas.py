@@ -12,7 +12,16 @@ from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+)
 
 from indexflow.limits import (
     DATASET_NAME_MAX,
@@ -81,6 +90,19 @@ Overlap = Annotated[int | None, Field(ge=0, le=INT_MAX)]
 Positive = Annotated[int | None, Field(ge=1, le=INT_MAX)]
 
 
+MetaScalar = StrictStr | StrictInt | StrictFloat | StrictBool
+Metadata = Annotated[
+    dict[str, MetaScalar | list[MetaScalar] | dict[str, Any]] | None,
+    Field(
+        default=None,
+        max_length=64,
+        description="key/value metadata (strings, numbers, booleans, ISO dates, lists of them); "
+        "filterable in search with `where`",
+    ),
+]
+WhereTest = MetaScalar | list[MetaScalar] | dict[Literal["eq", "in", "gt", "gte", "lt", "lte"], Any]
+
+
 class UriIngest(Body):
     uri: str = Field(
         min_length=1,
@@ -88,6 +110,7 @@ class UriIngest(Body):
         description="fsspec URI (s3://, gs://, https://…) or, if allowed, a server path",
     )
     profiles: list[ProfileRef] | None = Field(default=None, max_length=100)
+    metadata: Metadata = None
 
 
 def upload_request_body() -> dict[str, Any]:
@@ -105,6 +128,12 @@ def upload_request_body() -> dict[str, Any]:
                 # an empty default: /docs would otherwise fill in "string" as the source
                 "default": "",
                 "description": "the source to record (empty: upload://<dataset>/<file name>)",
+            },
+            "metadata": {
+                "type": "string",
+                "maxLength": 64 * 1024,
+                "default": "",
+                "description": 'metadata as a JSON object, e.g. {"team": "ops", "year": 2024}',
             },
         },
     }
@@ -135,6 +164,15 @@ class SearchRequest(Body):
     )
     group_by: Literal["document"] | None = Field(
         default=None, description='"document": the k best documents, each with its top chunks'
+    )
+    where: dict[str, WhereTest] | None = Field(
+        default=None,
+        max_length=64,
+        description='metadata filter, all must hold: {"team": "ops"}, {"tag": ["a", "b"]} (any of), '
+        '{"year": {"gte": 2020, "lt": 2024}}, {"published": {"gte": "2024-01-01"}}; an unknown key is a 422',
+    )
+    full_bundle: bool = Field(
+        default=False, description="each hit's whole bundle text (default: a window around the chunk)"
     )
 
 

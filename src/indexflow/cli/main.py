@@ -13,6 +13,7 @@ from rich.table import Table
 from indexflow.cli import chunks, documents, keys, maintenance, ops, plans, profiles, webhooks
 from indexflow.cli.common import Json, console, err_console, facade, print_json
 from indexflow.cli.export import export
+from indexflow.cli.watch import watch
 
 if TYPE_CHECKING:
     from indexflow.service import Indexflow
@@ -32,6 +33,7 @@ app.command()(maintenance.purge)
 app.command()(maintenance.reconcile)
 app.command()(maintenance.workers)
 app.command()(export)
+app.command()(watch)
 app.add_typer(ops.db, name="db")
 app.add_typer(profiles.app, name="profiles")
 app.add_typer(documents.app, name="documents")
@@ -63,13 +65,24 @@ def ingest(
             "a file's NAME.meta.json sidecar overrides it",
         ),
     ] = None,
+    sync: Annotated[
+        bool,
+        typer.Option(
+            "--sync",
+            help="deactivate the dataset's documents under these folders/prefixes whose source is gone",
+        ),
+    ] = False,
     json_out: Json = False,
 ) -> None:
-    """Ingest documents; exits 1 if any document failed (listed) or none was ingested."""
+    """Ingest documents; exits 1 if any document failed (listed) or none was ingested.
+
+    URIs (s3://bucket/prefix/, gs://, az://) list every object under the prefix; unchanged
+    files and objects (same ETag, or size and mtime) are skipped without being read.
+    """
     from indexflow.domain.metadata import parse_cli_meta
 
-    metadata = parse_cli_meta(meta or [])
     with facade() as ix:
+        metadata = parse_cli_meta(meta or [])
         if not wait and ix.in_process:
             err_console.print(
                 "[yellow]note:[/yellow] no broker is configured (INDEXFLOW_BROKER_URL), so this process "
@@ -82,6 +95,7 @@ def ingest(
             "profiles": profile,
             "require_workers": not keep_waiting,
             "metadata": metadata,
+            "sync": sync,
         }
         if json_out or not console.is_terminal:
             report = ix.ingest(paths, **options)
@@ -104,7 +118,9 @@ def ingest(
                 console.print(
                     f"[dim]skipped {len(report.skipped)} files of unsupported types: {escape(listed)}[/dim]"
                 )
-        if not report.documents:
+            if sync:
+                console.print(f"deactivated {len(report.deactivated)} documents whose source is gone")
+        if not report.documents and not report.deactivated:
             where = ", ".join(paths)
             kinds = ""
             if report.skipped:
@@ -159,10 +175,23 @@ def search(
     group_by: Annotated[
         str | None, typer.Option(help="'document': the k best documents with their top chunks")
     ] = None,
+    where: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--where",
+            help="metadata filter, repeatable (all must hold): key=value, key>=v, key<v, 'key in a,b'",
+        ),
+    ] = None,
+    full_bundle: Annotated[
+        bool, typer.Option("--full-bundle", help="with --json: each hit's whole bundle text, not a window")
+    ] = False,
     json_out: Json = False,
 ) -> None:
     """Search a dataset's searchable documents (dense, BM25 or hybrid); an unknown dataset exits 1."""
+    from indexflow.domain.metadata import parse_cli_where
+
     with facade() as ix:
+        filters = parse_cli_where(where or [])
         _require_dataset(ix, dataset)
         common: dict[str, Any] = {
             "dataset": dataset,
@@ -170,6 +199,8 @@ def search(
             "profile": profile,
             "mode": mode,
             "max_per_document": max_per_document,
+            "where": filters or None,
+            "full_bundle": full_bundle,
         }
         if group_by is not None:
             if group_by != "document":
@@ -224,6 +255,10 @@ def _print_hit(h: Hit, indent: str = "   ") -> None:
         f"{indent}[dim]{escape(h.document.source)}  chars {h.chunk.char_start}–{h.chunk.char_end}[/dim]",
         highlight=False,
     )
+    shown = {k: v for k, v in h.document.metadata.items() if k not in ("title", "format")}
+    if shown:
+        pairs = "  ".join(f"{k}={v}" for k, v in list(shown.items())[:8])
+        console.print(f"{indent}{pairs}", style="dim", markup=False, highlight=False)
     snippet = " ".join(h.text.split())
     console.print(
         f"{indent}{snippet[:1200]}{'…' if len(snippet) > 1200 else ''}\n", markup=False, highlight=False
