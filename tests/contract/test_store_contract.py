@@ -249,6 +249,96 @@ class StoreContract:
         assert ids(store.search(name, unit(0), 10, flt)) == {pid(n) for n in expected}
         assert store.count(name, flt) == len(expected)
 
+    def test_metadata_conditions_match_the_reference_semantics(
+        self, store: VectorStore, make_collection: MakeCollection
+    ):
+        """Every metadata condition, on search (dense and lexical) and count, selects exactly the
+        points ``Condition.matches`` selects: keywords, numbers, bools, datetimes, lists."""
+        import random
+
+        from indexflow.domain import metadata as md
+
+        rng = random.Random(7)
+        teams, tags = ["ops", "dev", "a\"b'c", "é x"], ["red", "blue", "green"]
+        known = {
+            "team": md.KEYWORD,
+            "year": md.NUMBER,
+            "draft": md.BOOL,
+            "published": md.DATETIME,
+            "tags": md.KEYWORD,
+            "a.b-c": md.NUMBER,
+        }
+        name = make_collection(lexical=True)
+        metas: dict[str, dict] = {}
+        points = []
+        for n in range(60):
+            raw: dict = {}
+            if rng.random() < 0.9:
+                raw["team"] = rng.choice(teams)
+            if rng.random() < 0.9:
+                raw["year"] = rng.choice([2019, 2020, 2021.5, -3, 2024])
+            if rng.random() < 0.8:
+                raw["draft"] = rng.random() < 0.5
+            if rng.random() < 0.8:
+                raw["published"] = rng.choice(
+                    ["2023-01-01", "2023-06-30T12:00:00Z", "2024-02-29", "2022-12-31T23:59:59+01:00"]
+                )
+            if rng.random() < 0.7:
+                raw["tags"] = rng.sample(tags, rng.randint(0, 2))
+            if rng.random() < 0.5:
+                raw["a.b-c"] = rng.randint(0, 3)
+            meta = md.store_values(md.normalize(raw), known)
+            p = point(n, text="alpha beta")
+            p.payload["meta"] = meta
+            points.append(p)
+            metas[p.id] = meta
+        store.upsert(name, points)
+        wheres = [
+            {"team": "ops"},
+            {"team": ["dev", "a\"b'c"]},
+            {"team": "é x"},
+            {"year": 2020},
+            {"year": {"gte": 2020}},
+            {"year": {"gt": 2020, "lte": 2024}},
+            {"year": {"lt": 0}},
+            {"year": [2019, 2021.5]},
+            {"draft": True},
+            {"draft": "false"},
+            {"published": {"gte": "2023-06-30"}},
+            {"published": {"lt": "2023-01-01T00:00:00Z"}},
+            {"published": "2024-02-29"},
+            {"tags": "red"},
+            {"tags": {"in": ["blue", "green"]}},
+            {"team": "ops", "year": {"gte": 2020}, "draft": False},
+            {"a.b-c": {"gte": 2}},
+            {"team": "nobody"},
+        ]
+        for where in wheres:
+            conditions = md.parse_where(where, known)
+            expected = {
+                pid_
+                for pid_, meta in metas.items()
+                if all(c.field in meta and c.matches(meta[c.field]) for c in conditions)
+            }
+            flt = SearchFilter(metadata=conditions)
+            assert ids(store.search(name, unit(0), 100, flt)) == expected, where
+            assert ids(store.search_lexical(name, "alpha", 100, flt)) == expected, where
+            assert store.count(name, flt) == len(expected), where
+        # the reference itself is not vacuous: some filters select some points, others none
+        assert store.count(name, SearchFilter(metadata=md.parse_where({"team": "ops"}, known))) > 0
+        assert store.count(name, SearchFilter(metadata=md.parse_where({"team": "nobody"}, known))) == 0
+
+    def test_points_without_metadata_never_match_a_metadata_filter(
+        self, store: VectorStore, make_collection: MakeCollection
+    ):
+        from indexflow.domain import metadata as md
+
+        name = make_collection()
+        store.upsert(name, [point(1), point(2)])
+        flt = SearchFilter(metadata=md.parse_where({"year": {"lt": 1e9}}, {"year": md.NUMBER}))
+        assert store.search(name, unit(1), 10, flt) == [] and store.count(name, flt) == 0
+        assert store.count(name) == 2
+
     @pytest.mark.parametrize("lexical", [False, True], ids=["dense", "with-lexical"])
     @pytest.mark.parametrize("distance", ["cosine", "dot", "euclid"])
     def test_search_is_best_first_with_similarity_scores(
