@@ -137,7 +137,33 @@ def parse(
     first_h1 = _Walker(builder, soup).walk(main_content(soup))
     title_tag = soup.find("title")
     title = clean_title(title_tag.get_text(" ")) if title_tag is not None else None
-    return builder.finish(title=title or clean_title(first_h1))
+    return builder.finish(title=title or clean_title(first_h1), metadata=_meta_tags(soup))
+
+
+# <meta> names (and Open Graph / article properties) worth filtering on, by metadata key
+_META_TAGS = {
+    "author": "author",
+    "article:author": "author",
+    "description": "description",
+    "keywords": "keywords",
+    "date": "published",
+    "dc.date": "published",
+    "article:published_time": "published",
+    "article:modified_time": "modified",
+    "og:site_name": "site",
+}
+
+
+def _meta_tags(soup: Any) -> dict[str, str]:
+    """Author, description, keywords, site and dates from the page's ``<meta>`` tags."""
+    out: dict[str, str] = {}
+    for tag in soup.find_all("meta", limit=200):
+        name = str(tag.get("name") or tag.get("property") or "").strip().lower()
+        key = _META_TAGS.get(name)
+        content = tag.get("content")
+        if key and key not in out and isinstance(content, str) and content.strip():
+            out[key] = collapse_ws(content)[:500]
+    return out
 
 
 def main_content(soup: Any) -> Any:

@@ -203,6 +203,9 @@ def _build_sections(
     open_until((len(pages), 0))
 
 
+_JUNK_INFO = frozenset({"(unspecified)", "(anonymous)", "unknown", "untitled", "anonymous"})
+
+
 def _info(reader: Any) -> dict[str, Any]:
     """Author, subject, keywords and dates from the document information dictionary."""
     out: dict[str, Any] = {}
@@ -217,7 +220,7 @@ def _info(reader: Any) -> dict[str, Any]:
             value = getattr(info, attr)
         except Exception:  # noqa: BLE001 - one odd entry must not cost the others
             continue
-        if isinstance(value, str) and value.strip():
+        if isinstance(value, str) and value.strip() and value.strip().lower() not in _JUNK_INFO:
             out[key] = collapse_ws(value.replace("\x00", " ")).strip()[:500]
     for key, attr in (("created", "creation_date"), ("modified", "modification_date")):
         try:
