@@ -140,7 +140,7 @@ class AsyncIndexflow:
 
     async def search(self, query: str, **kwargs: Any) -> list[Hit] | list[DocumentGroup]:
         """``Indexflow.search`` (``dataset``, ``k``, ``profile``, ``document_ids``, ``mode``,
-        ``max_per_document``, ``group_by``)."""
+        ``max_per_document``, ``where``, ``full_bundle``, ``group_by``)."""
         hits: list[Hit] | list[DocumentGroup] = await self._run(self.sync.search, query, **kwargs)
         return hits
 

@@ -328,6 +328,22 @@ class StoreContract:
         assert store.count(name, SearchFilter(metadata=md.parse_where({"team": "ops"}, known))) > 0
         assert store.count(name, SearchFilter(metadata=md.parse_where({"team": "nobody"}, known))) == 0
 
+    @pytest.mark.parametrize("lexical", [False, True], ids=["dense", "with-lexical"])
+    def test_get_vectors_gives_back_the_stored_dense_vectors(
+        self, store: VectorStore, make_collection: MakeCollection, lexical: bool
+    ):
+        name = make_collection(lexical=lexical)
+        vectors = {n: [float(n + i) / 10 for i in range(DIM)] for n in range(1, 4)}
+        store.upsert(name, [point(n, vectors[n], text="alpha") for n in vectors])
+        got = store.get_vectors(name, [pid(1), pid(3), pid(99)])  # type: ignore[attr-defined]
+        assert set(got) == {pid(1), pid(3)}
+        # a cosine collection may keep the vector normalized (Qdrant does): same direction
+        want, have = np.asarray(vectors[3]), np.asarray(got[pid(3)])
+        assert have.shape == (DIM,)
+        assert have / np.linalg.norm(have) == pytest.approx(want / np.linalg.norm(want), rel=1e-5)
+        assert store.get_vectors(name, []) == {}  # type: ignore[attr-defined]
+        assert store.get_vectors("ct_missing_collection", [pid(1)]) == {}  # type: ignore[attr-defined]
+
     def test_points_without_metadata_never_match_a_metadata_filter(
         self, store: VectorStore, make_collection: MakeCollection
     ):

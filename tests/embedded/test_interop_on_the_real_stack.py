@@ -46,6 +46,17 @@ async def test_retrievers_and_export_with_the_real_model(ix: Indexflow, tmp_path
         n = await aix.export_to("docs", buf)
         rows = [json.loads(line) for line in buf.getvalue().splitlines()]
         assert n == len(rows) >= 2 and {Path(r["source"]).name for r in rows} == {"bees.md", "trains.md"}
-        # Qdrant Edge's adapter does not read vectors back (no get_vectors): rows carry none
-        assert ix.export.vectors_readable is False
-        assert all(r.vector is None for r in ix.export("docs", vectors=True))
+        # Qdrant Edge reads the stored vectors back: each row carries its chunk's, as searched
+        assert ix.export.vectors_readable is True
+        exported = list(ix.export("docs", vectors=True))
+        assert all(r.vector is not None and len(r.vector) == 384 for r in exported)
+        top = ix.search(BEE_QUERY, dataset="docs", k=1, mode="dense")[0]
+        row = next(r for r in exported if r.chunk_id == top.chunk.id)
+        assert row.vector is not None and abs(sum(x * x for x in row.vector) - 1.0) < 1e-3  # normalized
+        # metadata filters reach the retrievers: a filter no document passes returns nothing
+        ix.ingest([str(tmp_path / "in" / "bees.md")], dataset="docs", metadata={"team": "hive"}, timeout=300)
+        hive = LangChainRetriever(ix=ix, dataset="docs", k=2, where={"team": "hive"}).invoke(BEE_QUERY)
+        assert hive and all(d.metadata["team"] == "hive" for d in hive)
+        assert (
+            LlamaIndexRetriever(ix, dataset="docs", k=2, where={"team": "nobody"}).retrieve(BEE_QUERY) == []
+        )

@@ -235,12 +235,13 @@ class Condition:
             return any(type(v) is type(x) and v == x for x in self.value)
         if isinstance(v, bool) or not isinstance(v, float | int):
             return False
-        return {
+        passed: bool = {
             "gt": v > self.value,
             "gte": v >= self.value,
             "lt": v < self.value,
             "lte": v <= self.value,
         }[self.op]
+        return passed
 
 
 def parse_where(where: Mapping[str, Any] | None, known: Mapping[str, str]) -> tuple[Condition, ...]:

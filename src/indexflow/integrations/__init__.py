@@ -16,8 +16,10 @@ if TYPE_CHECKING:
 
 
 def hit_metadata(hit: Hit) -> dict[str, Any]:
-    """A hit's document, bundle, chunk, plan and score as flat, JSON-ready metadata."""
+    """A hit's document metadata (``author``, ``year``… as ingested or parsed), then its
+    document, bundle, chunk, plan and score (these win a name clash) as flat, JSON-ready metadata."""
     return {
+        **hit.document.metadata,
         "document_id": hit.document.id,
         "source": hit.document.source,
         "title": hit.document.title,
@@ -41,8 +43,10 @@ def search_kwargs(
     mode: str | None,
     max_per_document: int | None,
     document_ids: list[int] | None,
+    where: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
+        "where": where,
         "dataset": dataset,
         "k": k,
         "profile": profile,

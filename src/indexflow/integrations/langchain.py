@@ -30,6 +30,7 @@ class IndexflowRetriever(BaseRetriever):
     Attributes:
         ix: the ``Indexflow`` to search (not closed by the retriever).
         dataset, k, profile, mode, max_per_document, document_ids: as ``Indexflow.search``.
+        where: a metadata filter, as ``Indexflow.search`` (``{"team": "ops", "year": {"gte": 2020}}``).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -41,10 +42,17 @@ class IndexflowRetriever(BaseRetriever):
     mode: str | None = None
     max_per_document: int | None = None
     document_ids: list[int] | None = None
+    where: dict[str, Any] | None = None
 
     def _kwargs(self) -> dict[str, Any]:
         return search_kwargs(
-            self.dataset, self.k, self.profile, self.mode, self.max_per_document, self.document_ids
+            self.dataset,
+            self.k,
+            self.profile,
+            self.mode,
+            self.max_per_document,
+            self.document_ids,
+            self.where,
         )
 
     def _get_relevant_documents(

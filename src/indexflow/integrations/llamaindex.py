@@ -46,6 +46,7 @@ class IndexflowRetriever(BaseRetriever):
     Args:
         ix: the ``Indexflow`` to search (not closed by the retriever).
         dataset, k, profile, mode, max_per_document, document_ids: as ``Indexflow.search``.
+        where: a metadata filter, as ``Indexflow.search`` (``{"team": "ops", "year": {"gte": 2020}}``).
     """
 
     def __init__(
@@ -58,6 +59,7 @@ class IndexflowRetriever(BaseRetriever):
         mode: str | None = None,
         max_per_document: int | None = None,
         document_ids: list[int] | None = None,
+        where: dict[str, Any] | None = None,
         callback_manager: CallbackManager | None = None,
         **kwargs: Any,
     ) -> None:
@@ -68,11 +70,18 @@ class IndexflowRetriever(BaseRetriever):
         self.mode = mode
         self.max_per_document = max_per_document
         self.document_ids = document_ids
+        self.where = where
         super().__init__(callback_manager=callback_manager, **kwargs)
 
     def _kwargs(self) -> dict[str, Any]:
         return search_kwargs(
-            self.dataset, self.k, self.profile, self.mode, self.max_per_document, self.document_ids
+            self.dataset,
+            self.k,
+            self.profile,
+            self.mode,
+            self.max_per_document,
+            self.document_ids,
+            self.where,
         )
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:

@@ -74,8 +74,8 @@ class Export:
                 raise NotFound("no index profile exists")
             names = (ds.name, prof.name, prof.collection)
             batch: list[ExportRow] = []
-            for chunk, bundle, doc in export_repo.active_chunks(s, ds.id, prof.id, batch=_BATCH):
-                batch.append(_row(names[0], names[1], chunk, bundle, doc))
+            for chunk, bundle, doc, meta in export_repo.active_chunks(s, ds.id, prof.id, batch=_BATCH):
+                batch.append(_row(names[0], names[1], chunk, bundle, doc, meta))
                 if len(batch) >= _BATCH:
                     yield from _with_vectors(reader, names[2], batch)
                     batch = []
@@ -110,8 +110,11 @@ class Export:
         return _write_jsonl(rows, out)
 
 
-def _row(dataset: str, profile: str, chunk: Chunk, bundle: Bundle, doc: Document) -> ExportRow:
+def _row(
+    dataset: str, profile: str, chunk: Chunk, bundle: Bundle, doc: Document, meta: dict[str, Any] | None
+) -> ExportRow:
     return ExportRow(
+        metadata=meta or {},
         dataset=dataset,
         profile=profile,
         document_id=doc.id,
@@ -175,6 +178,7 @@ def _write_parquet(rows: Iterator[ExportRow], path: Path, vectors: bool) -> int:
         ("char_end", pa.int64()),
         ("token_count", pa.int64()),
         ("text", pa.string()),
+        ("metadata", pa.string()),  # JSON: its keys and kinds differ from document to document
     ]
     if vectors:
         fields.append(("vector", pa.list_(pa.float32())))
@@ -184,7 +188,9 @@ def _write_parquet(rows: Iterator[ExportRow], path: Path, vectors: bool) -> int:
     with pq.ParquetWriter(str(path), schema) as writer:
         batch: list[dict[str, Any]] = []
         for row in rows:
-            batch.append(row.model_dump(include=set(names)))
+            record = row.model_dump(include=set(names))
+            record["metadata"] = json.dumps(record["metadata"], ensure_ascii=False)
+            batch.append(record)
             if len(batch) >= _BATCH:
                 writer.write_batch(pa.RecordBatch.from_pylist(batch, schema=schema))
                 n += len(batch)

@@ -8,7 +8,9 @@ from the documents) is shortened instead.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -55,7 +57,7 @@ def register_source(
     filename: str | None,
     title: str | None = None,
     profiles: list[str] | None = None,
-    metadata: dict[str, object] | None = None,
+    metadata: Mapping[str, Any] | None = None,
     fingerprint: str | None = None,
 ) -> Registration:
     """Record ``data`` (with ``metadata``) as the current content of ``source`` in ``dataset``.
@@ -103,8 +105,9 @@ def register_source(
             doc.deactivated_at = None
             outcome = "changed" if outcome == "unchanged" else outcome
         doc.current_version_id = version.id
-        if fingerprint is not None:
-            doc.source_fingerprint = fingerprint
+        # Always written: a registration whose source look is unknown (an upload, a racily
+        # fresh file) clears the old one, so a later ingest cannot skip the source unread.
+        doc.source_fingerprint = fingerprint
         reg.version_id, reg.outcome = version.id, outcome
         for profile in _target_profiles(s, rt, profiles):
             plan, new_plan = plans_repo.get_or_create(s, doc.id, version.id, profile.id)

@@ -535,6 +535,18 @@ class PgVectorStore:
             return 0
         return int(row[0]) if row else 0
 
+    def get_vectors(self, collection: str, ids: Sequence[str]) -> dict[str, list[float]]:
+        """Point id -> vector for the ids that exist (``indexflow export --vectors``)."""
+        if not ids or self._spec(collection) is None:
+            return {}
+        query = sql.SQL("SELECT id, embedding FROM {t} WHERE id = ANY(%s)").format(t=self._table(collection))
+        try:
+            with self._connection(f"retrieve {collection}") as conn:
+                rows = conn.execute(query, ([uuid.UUID(i) for i in ids],)).fetchall()
+        except NotFound:
+            return {}
+        return {str(r[0]): [float(x) for x in np.asarray(r[1].to_list(), dtype=np.float32)] for r in rows}
+
     def iter_points(self, collection: str, batch_size: int = 1000) -> Iterator[StoreHit]:
         """Every point's id and payload (score 0), in id order, one short query per page."""
         if self._spec(collection) is None:

@@ -131,6 +131,13 @@ def _by_field(key: str, value: int) -> models.FilterSelector:
     return models.FilterSelector(filter=models.Filter(must=[condition]))
 
 
+def dense_of(vector: Any) -> list[float]:
+    """The dense vector of a retrieved record (a lexical collection's are named: ``""``)."""
+    if isinstance(vector, dict):
+        vector = vector.get("", next(iter(vector.values())) if vector else [])
+    return [float(x) for x in vector]
+
+
 def _as_list(vector: Sequence[float]) -> list[float]:
     tolist = getattr(vector, "tolist", None)
     return tolist() if tolist is not None else [float(x) for x in vector]
@@ -402,6 +409,21 @@ class QdrantStore:
             missing=None,
         )
         return 0 if result is None else int(result.count)
+
+    def get_vectors(self, collection: str, ids: Sequence[str]) -> dict[str, list[float]]:
+        """Point id -> dense vector for the ids that exist (``indexflow export --vectors``)."""
+        if not ids:
+            return {}
+        records = self._call(
+            f"retrieve {collection}",
+            self._client.retrieve,
+            collection,
+            list(ids),
+            with_payload=False,
+            with_vectors=True,
+            missing=None,
+        )
+        return {str(r.id): dense_of(r.vector) for r in records or [] if r.vector is not None}
 
     def iter_points(self, collection: str, batch_size: int = 1000) -> Iterator[StoreHit]:
         """Every point's id and payload (score 0), in id order."""

@@ -105,7 +105,8 @@ def _meta_condition(c: Condition) -> Any:
 
 def _equal(key: str, value: Any) -> Any:
     if isinstance(value, bool):
-        return qe.FieldCondition(key=key, match=qe.MatchValue(np.bool_(value)))
+        flag: Any = np.bool_(value)  # see _FALSE: a Python bool would arrive as an integer
+        return qe.FieldCondition(key=key, match=qe.MatchValue(flag))
     return qe.FieldCondition(key=key, range=qe.RangeFloat(gte=value, lte=value))
 
 
@@ -364,6 +365,20 @@ class QdrantEdgeStore:
             return 0
         with _translated(f"count {collection}"):
             return int(shard.count(qe.CountRequest(exact=True, filter=_edge_filter(filters))))
+
+    def get_vectors(self, collection: str, ids: Sequence[str]) -> dict[str, list[float]]:
+        """Point id -> dense vector for the ids that exist (``indexflow export --vectors``)."""
+        shard = self._open(collection)
+        if shard is None or not ids:
+            return {}
+        with _translated(f"retrieve {collection}"):
+            records = shard.retrieve(list(ids), False, True)
+        out: dict[str, list[float]] = {}
+        for r in records:
+            vector: Any = r.vector.get("") if isinstance(r.vector, dict) else r.vector
+            if isinstance(vector, list):
+                out[str(r.id)] = [float(x) for x in vector]
+        return out
 
     def iter_points(self, collection: str, batch_size: int = 1000) -> Iterator[StoreHit]:
         """Every point's id and payload (score 0), in id order."""

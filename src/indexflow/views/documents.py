@@ -71,11 +71,15 @@ class DocumentRemoval(View):
 
 
 class IngestReport(View):
-    """The outcome of ``ingest``: one entry per document, and the folder files skipped."""
+    """The outcome of ``ingest``: one entry per document, the folder files skipped and, with
+    ``sync``, the sources deactivated because they are gone."""
 
     dataset: str
     documents: list[DocumentReport]
     skipped: list[str] = Field(default_factory=list, description="folder files of unsupported types")
+    deactivated: list[str] = Field(
+        default_factory=list, description="with sync: sources no longer listed, taken out of search"
+    )
 
     @property
     def failed(self) -> list[DocumentReport]:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import Field
+
 from indexflow.views.base import View
 
 
@@ -25,4 +29,5 @@ class ExportRow(View):
     char_end: int
     token_count: int
     text: str
+    metadata: dict[str, Any] = Field(default_factory=dict)  # the version's metadata (parser + caller)
     vector: list[float] | None = None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+
 from indexflow.views.base import View
 
 
@@ -12,7 +14,7 @@ class HitDocument(View):
     source: str
     title: str | None
     dataset: str
-    metadata: dict[str, Any] = {}  # the version's metadata: the parser's findings and the caller's
+    metadata: dict[str, Any] = Field(default_factory=dict)  # the version's: parser's and caller's
 
 
 class HitBundle(View):

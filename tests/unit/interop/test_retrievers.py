@@ -31,7 +31,8 @@ def test_langchain_documents_are_the_hits_with_their_metadata(corpus: Indexflow)
     assert [d.page_content for d in docs] == [h.text for h in hits]
     assert [d.metadata for d in docs] == [hit_metadata(h) for h in hits]
     first = docs[0].metadata
-    assert set(first) == META
+    # the document's own metadata (parser's: title, format) comes first, then the hit's fields
+    assert set(first) == META | set(hits[0].document.metadata) and first["format"] == "markdown"
     assert first["source"].endswith("bees.md") and first["dataset"] == "docs"
     assert first["char_end"] > first["char_start"] >= 0 and first["score"] == hits[0].score
 
