@@ -84,7 +84,7 @@ class Settings(BaseSettings):
         description="search returns at most this many chunks of one document (0: no limit)",
     )
     hit_context_chars: int = Field(
-        default=2000,
+        default=4000,
         ge=0,
         description="a hit's bundle text is at most this many characters around the chunk "
         "(0: the whole bundle); search(full_bundle=True) / --full-bundle returns it whole",

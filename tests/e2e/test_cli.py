@@ -45,7 +45,13 @@ def test_ingest_a_mixed_corpus_then_find_a_passage_by_paraphrase(tmp_path: Path,
         assert key in top
     assert {"source", "title"} <= set(top["document"])
     assert "title" in top["bundle"]
-    assert top["bundle"]["text"][top["chunk"]["char_start"] : top["chunk"]["char_end"]] == top["text"]
+    assert (
+        top["bundle"]["text"][
+            top["chunk"]["char_start"] - top["bundle"]["text_start"] : top["chunk"]["char_end"]
+            - top["bundle"]["text_start"]
+        ]
+        == top["text"]
+    )
     status = json.loads(run(home, "status", "-d", "docs", "--json").stdout)
     assert len(status) == 6 and all(d["status"] == "EMBEDDED" for d in status)
 

@@ -60,7 +60,12 @@ def test_search_finds_a_known_passage_by_a_paraphrased_query(ix, corpus: Path) -
     assert top.document.source.endswith("composting.txt")
     assert "ammonia" in top.bundle.text
     # the chunk's span points into its bundle's text exactly
-    assert top.bundle.text[top.chunk.char_start : top.chunk.char_end] == top.text
+    assert (
+        top.bundle.text[
+            top.chunk.char_start - top.bundle.text_start : top.chunk.char_end - top.bundle.text_start
+        ]
+        == top.text
+    )
     assert hits == sorted(hits, key=lambda h: -h.score)
 
 
