@@ -28,6 +28,9 @@ so the pipeline only ever reasons about these classes.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class IndexflowError(Exception):
     """Root of every exception indexflow raises on purpose."""
@@ -132,3 +135,14 @@ class WriteConflict(ConflictError):
 
 class ConfigurationError(IndexflowError):
     code = "configuration_error"
+
+
+@contextmanager
+def invalid_request() -> Iterator[None]:
+    """Raise the domain's validation errors (``MetadataError``) as ``InvalidRequest``."""
+    from indexflow.domain.metadata import MetadataError
+
+    try:
+        yield
+    except MetadataError as exc:
+        raise InvalidRequest(str(exc)) from exc

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 
+from indexflow.domain.metadata import METADATA_KEY_MAX as _METADATA_KEY_MAX
 from indexflow.errors import InvalidRequest
 
 # -- column sizes (characters: VARCHAR(n) on PostgreSQL; SQLite does not enforce them) ------------
@@ -31,7 +32,7 @@ COMPONENT_KIND_MAX = 32  # components.kind
 WEBHOOK_URL_MAX = 2000  # webhooks.url
 WEBHOOK_SECRET_MAX = 200  # webhooks.secret
 EVENT_TYPE_MAX = 64  # webhook_deliveries.event_type
-METADATA_KEY_MAX = 128  # metadata_fields.name
+METADATA_KEY_MAX = _METADATA_KEY_MAX  # metadata_fields.name (the domain's rule)
 FINGERPRINT_MAX = 255  # documents.source_fingerprint
 
 # -- integer columns ---------------------------------------------------------------------------

@@ -76,6 +76,10 @@ def test_new_metadata_is_a_new_version_and_a_conflicting_kind_fails_only_its_doc
 
     changed = ix.ingest([str(docs / "bees.md")], dataset="d", metadata={"year": 2025}, timeout=300)
     assert changed.ok and changed.documents[0].outcome == "changed"
+    bees_id = changed.documents[0].document_id
+    assert bees_id is not None and ix.documents.get(bees_id).metadata["year"] == 2025  # the serving version's
+    listed = {Path(d.source).name: d.metadata for d in ix.documents.list(dataset="d")}
+    assert listed["bees.md"]["tags"] == ["insects", "farming"] and listed["trains.txt"]["year"] == 2023
     assert {h.document.source for h in ix.search("bees", dataset="d", where={"year": 2025})} == {
         str(docs / "bees.md")
     }

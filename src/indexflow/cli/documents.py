@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from indexflow.cli.common import DatasetFilter, Json, emit, facade, print_json
+from indexflow.cli.common import DatasetFilter, Json, console, emit, facade, print_json
 
 app = typer.Typer(help="Documents: list, show, deactivate, delete.", no_args_is_help=True)
 
@@ -31,6 +31,9 @@ def show(document_id: int, json_out: Json = False) -> None:
             print_json(doc)
             return
         emit(doc, False)
+        if doc.metadata:
+            pairs = "  ".join(f"{k}={v}" for k, v in doc.metadata.items())
+            console.print(f"metadata: {pairs}", markup=False, highlight=False)
         emit(doc.plans, False, PLAN_COLUMNS)
 
 

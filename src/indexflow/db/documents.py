@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, or_, select
 from sqlalchemy.orm import Session
 
 from indexflow.db.models import (
+    ChunkPlan,
     Component,
     Dataset,
     Document,
     DocumentBlob,
     DocumentVersion,
+    PlanStatus,
     utcnow,
 )
 from indexflow.db.session import insert_or_find
@@ -130,6 +133,16 @@ def create_version(
     return version
 
 
+def version_metadata(s: Session, version_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """Version id -> its metadata, for the versions that have some."""
+    if not version_ids:
+        return {}
+    rows = s.execute(
+        select(DocumentVersion.id, DocumentVersion.meta).where(DocumentVersion.id.in_(list(version_ids)))
+    ).all()
+    return {vid: meta for vid, meta in rows if meta}
+
+
 def find_version_by_id(s: Session, version_id: int) -> DocumentVersion | None:
     return s.get(DocumentVersion, version_id)
 
@@ -237,3 +250,69 @@ def adopt_title(s: Session, document_id: int, title: str) -> None:
     doc = s.get(Document, document_id)
     if doc is not None and (doc.title is None or doc.title == basename(doc.source)):
         doc.title = title[:500]
+
+
+@dataclass(frozen=True, slots=True)
+class Unchanged:
+    """A source an ingest may skip unread: its document, serving version and plans."""
+
+    document_id: int
+    version_id: int
+    plan_ids: list[int]
+
+
+# A plan of the current version in one of these states needs nothing from a re-ingest; any other
+# (FAILED, retired READY, EMBEDDED but not serving) is left to register_source, which reads.
+_SETTLED = (PlanStatus.PENDING, PlanStatus.BUNDLING, PlanStatus.EMBEDDING)
+
+
+def find_unchanged(
+    s: Session, dataset_id: int, source: str, fingerprint: str, profile_ids: Collection[int]
+) -> Unchanged | None:
+    """The active document of ``source`` if it was registered with ``fingerprint`` and its
+    current version has a plan for every profile in ``profile_ids`` that is serving or building
+    (none failed); else None (the source must be read)."""
+    doc = find_document(s, dataset_id, source)
+    if (
+        doc is None
+        or not doc.is_active
+        or doc.current_version_id is None
+        or doc.source_fingerprint != fingerprint
+        or not profile_ids
+    ):
+        return None
+    plans = {
+        p.profile_id: p
+        for p in s.scalars(
+            select(ChunkPlan).where(
+                ChunkPlan.document_id == doc.id,
+                ChunkPlan.version_id == doc.current_version_id,
+                ChunkPlan.profile_id.in_(sorted(profile_ids)),
+            )
+        )
+    }
+    out: list[int] = []
+    for pid in profile_ids:
+        plan = plans.get(pid)
+        if plan is None:
+            return None
+        serving = plan.status == PlanStatus.EMBEDDED and plan.is_active
+        if not serving and plan.status not in _SETTLED:
+            return None
+        out.append(plan.id)
+    return Unchanged(doc.id, doc.current_version_id, out)
+
+
+def active_under(s: Session, dataset_id: int, exact: str, prefix: str) -> list[tuple[int, str]]:
+    """(id, source) of the dataset's active documents whose source is ``exact`` or starts with
+    ``prefix`` (taken literally: ``%`` and ``_`` match only themselves), by source."""
+    q = (
+        select(Document.id, Document.source)
+        .where(
+            Document.dataset_id == dataset_id,
+            Document.is_active,
+            or_(Document.source == exact, Document.source.startswith(prefix, autoescape=True)),
+        )
+        .order_by(Document.source)
+    )
+    return [(row[0], row[1]) for row in s.execute(q)]

@@ -16,7 +16,7 @@ as numbers); hits return the metadata as given.
 
 A filter (:func:`parse_where`) maps keys to a value (equality; a list means ``in``) or to an
 operator object ``{"eq"|"in"|"gt"|"gte"|"lt"|"lte": …}``. Every key must be one the dataset
-knows and every value must fit its kind: anything else is an :class:`InvalidRequest` naming it.
+knows and every value must fit its kind: anything else is a :class:`MetadataError` naming it (``InvalidRequest`` from the facade).
 """
 
 from __future__ import annotations
@@ -30,8 +30,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from indexflow.errors import InvalidRequest
-from indexflow.limits import METADATA_KEY_MAX
+METADATA_KEY_MAX = 128  # metadata_fields.name (indexflow.limits re-exports it)
+
+
+class MetadataError(ValueError):
+    """Metadata or a filter that is not valid; the facade raises it as ``InvalidRequest``."""
+
 
 KEYWORD, NUMBER, BOOL, DATETIME = "keyword", "number", "bool", "datetime"
 KINDS = (KEYWORD, NUMBER, BOOL, DATETIME)
@@ -51,24 +55,24 @@ def normalize(metadata: Mapping[str, Any] | None, *, what: str = "metadata") -> 
     """Check and flatten caller-given metadata.
 
     Raises:
-        InvalidRequest: not a mapping, a key that is not a name, too many keys, a value that is
+        MetadataError: not a mapping, a key that is not a name, too many keys, a value that is
             not a scalar or a list of scalars, or one too long.
     """
     if metadata is None:
         return {}
     if not isinstance(metadata, Mapping):
-        raise InvalidRequest(f"{what} must be an object of key/value pairs, not {type(metadata).__name__}")
+        raise MetadataError(f"{what} must be an object of key/value pairs, not {type(metadata).__name__}")
     out: dict[str, Value] = {}
     _flatten(metadata, "", out, what)
     if len(out) > MAX_KEYS:
-        raise InvalidRequest(f"{what} has {len(out)} keys; at most {MAX_KEYS} are allowed")
+        raise MetadataError(f"{what} has {len(out)} keys; at most {MAX_KEYS} are allowed")
     return out
 
 
 def _flatten(obj: Mapping[str, Any], prefix: str, out: dict[str, Value], what: str) -> None:
     for raw_key, value in obj.items():
         if not isinstance(raw_key, str):
-            raise InvalidRequest(f"{what}: keys must be strings, not {raw_key!r}")
+            raise MetadataError(f"{what}: keys must be strings, not {raw_key!r}")
         key = f"{prefix}{raw_key}"
         if isinstance(value, Mapping):
             _flatten(value, f"{key}.", out, what)
@@ -78,10 +82,10 @@ def _flatten(obj: Mapping[str, Any], prefix: str, out: dict[str, Value], what: s
             continue  # an explicit null leaves the key out
         if isinstance(value, list | tuple):
             if len(value) > MAX_LIST:
-                raise InvalidRequest(f"{what}: {key!r} has {len(value)} values; at most {MAX_LIST}")
+                raise MetadataError(f"{what}: {key!r} has {len(value)} values; at most {MAX_LIST}")
             items = [_scalar(key, v, what) for v in value if v is not None]
             if len({kind_of(v) for v in items}) > 1:
-                raise InvalidRequest(f"{what}: the values of {key!r} mix kinds")
+                raise MetadataError(f"{what}: the values of {key!r} mix kinds")
             out[key] = items
         else:
             out[key] = _scalar(key, value, what)
@@ -89,7 +93,7 @@ def _flatten(obj: Mapping[str, Any], prefix: str, out: dict[str, Value], what: s
 
 def check_key(key: str, what: str = "metadata") -> str:
     if not _KEY.match(key) or len(key) > METADATA_KEY_MAX or ".." in key or key.endswith("."):
-        raise InvalidRequest(
+        raise MetadataError(
             f"{what}: {key[:80]!r} is not a valid key (letters, digits, '_', '-', '.'; starting with "
             f"a letter or '_'; at most {METADATA_KEY_MAX} characters)"
         )
@@ -101,17 +105,15 @@ def _scalar(key: str, value: Any, what: str) -> Scalar:
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise InvalidRequest(f"{what}: {key!r} is not a finite number")
+            raise MetadataError(f"{what}: {key!r} is not a finite number")
         return value
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, str):
         if len(value) > MAX_VALUE_CHARS:
-            raise InvalidRequest(f"{what}: the value of {key!r} is over {MAX_VALUE_CHARS} characters")
+            raise MetadataError(f"{what}: the value of {key!r} is over {MAX_VALUE_CHARS} characters")
         return value
-    raise InvalidRequest(
-        f"{what}: {key!r} must be a string, number, boolean or a list of them, not {value!r}"
-    )
+    raise MetadataError(f"{what}: {key!r} must be a string, number, boolean or a list of them, not {value!r}")
 
 
 def kind_of(value: Value) -> str:
@@ -147,14 +149,12 @@ def conform(metadata: Mapping[str, Value], known: Mapping[str, str], *, what: st
     """Every key already known in the dataset must keep its kind.
 
     Raises:
-        InvalidRequest: a value of another kind (``year: "2020"`` where ``year`` is a number).
+        MetadataError: a value of another kind (``year: "2020"`` where ``year`` is a number).
     """
     for key, kind in kinds(metadata).items():
         have = known.get(key)
         if have is not None and have != kind and not (have == KEYWORD and kind == DATETIME):
-            raise InvalidRequest(
-                f"{what}: {key!r} is a {have} in this dataset; {metadata[key]!r} is a {kind}"
-            )
+            raise MetadataError(f"{what}: {key!r} is a {have} in this dataset; {metadata[key]!r} is a {kind}")
 
 
 def store_key(key: str) -> str:
@@ -203,7 +203,7 @@ def merge(found: Mapping[str, Any] | None, given: Mapping[str, Value] | None) ->
     for key, value in (found or {}).items():
         try:
             out.update(normalize({key: value}, what="document metadata"))
-        except InvalidRequest:
+        except MetadataError:
             continue  # a parser's odd property is not worth failing a document over
     out.update(given or {})
     return out
@@ -248,22 +248,22 @@ def parse_where(where: Mapping[str, Any] | None, known: Mapping[str, str]) -> tu
     """Turn a filter object into store conditions, checked against the dataset's fields.
 
     Raises:
-        InvalidRequest: an unknown key (the known ones are named), an unknown operator, a range
+        MetadataError: an unknown key (the known ones are named), an unknown operator, a range
             on a keyword or bool, or a value that does not fit the key's kind.
     """
     if not where:
         return ()
     if not isinstance(where, Mapping):
-        raise InvalidRequest("where must be an object mapping metadata keys to values or {operator: value}")
+        raise MetadataError("where must be an object mapping metadata keys to values or {operator: value}")
     out: list[Condition] = []
     for key, test in where.items():
         kind = known.get(key)
         if kind is None:
             names = ", ".join(sorted(known)) or "none yet"
-            raise InvalidRequest(f"unknown metadata field {key!r} in where; this dataset has: {names}")
+            raise MetadataError(f"unknown metadata field {key!r} in where; this dataset has: {names}")
         if isinstance(test, Mapping):
             if not test:
-                raise InvalidRequest(f"where: {key!r} has an empty test")
+                raise MetadataError(f"where: {key!r} has an empty test")
             for op, value in test.items():
                 out.append(_condition(key, kind, op, value))
         elif isinstance(test, list | tuple):
@@ -275,12 +275,12 @@ def parse_where(where: Mapping[str, Any] | None, known: Mapping[str, str]) -> tu
 
 def _condition(key: str, kind: str, op: str, value: Any) -> Condition:
     if op not in OPERATORS:
-        raise InvalidRequest(f"where: {key!r}: unknown operator {op!r}; use one of {', '.join(OPERATORS)}")
+        raise MetadataError(f"where: {key!r}: unknown operator {op!r}; use one of {', '.join(OPERATORS)}")
     if op in RANGE_OPERATORS and kind not in (NUMBER, DATETIME):
-        raise InvalidRequest(f"where: {key!r} is a {kind}; ranges ({op}) need a number or a datetime field")
+        raise MetadataError(f"where: {key!r} is a {kind}; ranges ({op}) need a number or a datetime field")
     if op == "in":
         if not isinstance(value, list | tuple) or not value:
-            raise InvalidRequest(f"where: {key!r}: 'in' takes a non-empty list")
+            raise MetadataError(f"where: {key!r}: 'in' takes a non-empty list")
         return Condition(key, "in", [_filter_value(key, kind, v) for v in value])
     return Condition(key, op, _filter_value(key, kind, value))
 
@@ -289,26 +289,26 @@ def _filter_value(key: str, kind: str, value: Any) -> Any:
     if kind == NUMBER:
         number = _number(value)
         if number is None:
-            raise InvalidRequest(f"where: {key!r} is a number; {value!r} is not")
+            raise MetadataError(f"where: {key!r} is a number; {value!r} is not")
         return number
     if kind == DATETIME:
         if isinstance(value, datetime | date):
             value = value.isoformat()
         moment = parse_datetime(value)
         if moment is None:
-            raise InvalidRequest(f"where: {key!r} is a datetime; {value!r} is not an ISO 8601 date or time")
+            raise MetadataError(f"where: {key!r} is a datetime; {value!r} is not an ISO 8601 date or time")
         return moment
     if kind == BOOL:
         if isinstance(value, bool):
             return value
         if isinstance(value, str) and value.lower() in ("true", "false"):
             return value.lower() == "true"
-        raise InvalidRequest(f"where: {key!r} is a bool; {value!r} is not true or false")
+        raise MetadataError(f"where: {key!r} is a bool; {value!r} is not true or false")
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, str | int | float):
         return str(value)
-    raise InvalidRequest(f"where: {key!r}: {value!r} is not a string")
+    raise MetadataError(f"where: {key!r}: {value!r} is not a string")
 
 
 def _number(value: Any) -> float | None:
@@ -330,13 +330,13 @@ def parse_cli_meta(items: list[str]) -> dict[str, Value]:
     true/false is one (``year=2024``, ``draft=false``); ``a,b`` stays one string.
 
     Raises:
-        InvalidRequest: an option without ``=`` or with an invalid key.
+        MetadataError: an option without ``=`` or with an invalid key.
     """
     out: dict[str, Value] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise InvalidRequest(f"--meta {item!r}: use key=value")
+            raise MetadataError(f"--meta {item!r}: use key=value")
         out[check_key(key.strip(), "--meta")] = _typed(value.strip())
     return normalize(out, what="--meta")
 
@@ -363,13 +363,13 @@ def parse_cli_where(items: list[str]) -> dict[str, Any]:
     Values stay strings: :func:`parse_where` reads them by the key's kind.
 
     Raises:
-        InvalidRequest: an option that is not one of those forms.
+        MetadataError: an option that is not one of those forms.
     """
     where: dict[str, dict[str, Any]] = {}
     for item in items:
         match = _CLI.match(item)
         if not match:
-            raise InvalidRequest(f"--where {item!r}: use key=value, key>=value, key<value or 'key in a,b'")
+            raise MetadataError(f"--where {item!r}: use key=value, key>=value, key<value or 'key in a,b'")
         key, raw_op, value = match.groups()
         op = "in" if raw_op.strip().lower() == "in" else _CLI_OPS[raw_op]
         test = where.setdefault(key, {})
@@ -379,7 +379,7 @@ def parse_cli_where(items: list[str]) -> dict[str, Any]:
                 inner = inner[1:-1]
             test["in"] = [v.strip() for v in inner.split(",") if v.strip()]
         elif op in test:
-            raise InvalidRequest(f"--where: {key!r} has two {op} tests")
+            raise MetadataError(f"--where: {key!r} has two {op} tests")
         else:
             test[op] = value
     return where

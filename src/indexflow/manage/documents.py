@@ -34,7 +34,10 @@ class Documents:
         """
         with self._ctx.read() as s:
             doc = docs_repo.get_document(s, document_id, datasets=datasets)
-            return DocumentView.of(doc, plans_repo.for_document(s, document_id))
+            metas = docs_repo.version_metadata(s, [doc.current_version_id] if doc.current_version_id else [])
+            return DocumentView.of(
+                doc, plans_repo.for_document(s, document_id), metas.get(doc.current_version_id or 0)
+            )
 
     def list(
         self,
@@ -55,6 +58,9 @@ class Documents:
             ds_id = docs_repo.get_dataset(s, dataset, datasets=datasets).id if dataset else None
             documents = docs_repo.list_documents(s, ds_id, datasets=datasets)
             by_doc: dict[int, builtins.list[ChunkPlan]] = {}
+            metas = docs_repo.version_metadata(
+                s, [d.current_version_id for d in documents if d.current_version_id]
+            )
             for p in plans_repo.for_documents(s, [d.id for d in documents]):
                 by_doc.setdefault(p.document_id, []).append(p)
             out: builtins.list[DocumentReport] = []
@@ -70,6 +76,7 @@ class Documents:
                     status=document_status(current) if d.is_active else "INACTIVE",
                     plans=[PlanView.of(p) for p in plans],
                     error=next((p.last_error for p in current if p.last_error), None),
+                    metadata=metas.get(d.current_version_id or 0) or {},
                 )
                 if status is None or report.status == status:
                     out.append(report)

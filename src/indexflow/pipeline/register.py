@@ -23,6 +23,7 @@ from indexflow.db.profiles import ensure_default_profile
 from indexflow.db.session import transaction
 from indexflow.domain import metadata as md
 from indexflow.domain.ids import content_hash
+from indexflow.errors import invalid_request
 from indexflow.limits import (
     DATASET_NAME_MAX,
     SOURCE_MAX,
@@ -78,7 +79,8 @@ def register_source(
     check_length("dataset", dataset, DATASET_NAME_MAX)  # first: an upload's source embeds it
     check_length("source", source, SOURCE_MAX)
     filename = fit_filename(filename) if filename is not None else None
-    given = md.normalize(metadata)
+    with invalid_request():
+        given = md.normalize(metadata)
     digest = content_hash(data)
     if given:
         digest = content_hash(f"{digest}\0{md.identity(given)}".encode())
@@ -86,7 +88,8 @@ def register_source(
         check_dataset(s, dataset)
         ds = docs_repo.get_or_create_dataset(s, dataset)
         if given:
-            md.conform(given, meta_repo.known_fields(s, ds.id))
+            with invalid_request():
+                md.conform(given, meta_repo.known_fields(s, ds.id))
             meta_repo.add_fields(s, ds.id, md.kinds(given))
         doc = docs_repo.find_document(s, ds.id, source, for_update=True)
         created = False

@@ -20,7 +20,7 @@ from indexflow.db import search as search_repo
 from indexflow.db.session import transaction
 from indexflow.domain import metadata as md
 from indexflow.encoders.base import encode_queries
-from indexflow.errors import InvalidRequest, NotFound
+from indexflow.errors import InvalidRequest, NotFound, invalid_request
 from indexflow.runtime import Runtime
 from indexflow.stores.base import SearchFilter, StoreHit
 from indexflow.views import DocumentGroup, Hit, HitBundle, HitChunk, HitDocument
@@ -136,15 +136,17 @@ def _prepare(
 ) -> _Plan | None:
     """Check the options and resolve the target (None: nothing to search: no such dataset)."""
     target = _target(rt, dataset, profile)
-    if target is None:
-        if where:  # still an error to name a field no document has
-            md.parse_where(where, {})
-        return None
+    with invalid_request():
+        if target is None:
+            if where:  # still an error to name a field no document has
+                md.parse_where(where, {})
+            return None
+        conditions = md.parse_where(where, target.fields) if where else ()
     legs = _legs(target, mode)
     filters = SearchFilter(
         dataset_ids=(target.dataset_id,),
         document_ids=tuple(document_ids) if document_ids else None,
-        metadata=md.parse_where(where, target.fields) if where else (),
+        metadata=conditions,
     )
     return _Plan(target, legs, filters, 0 if full_bundle else rt.settings.hit_context_chars)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from pydantic import Field, computed_field
 
@@ -27,10 +28,16 @@ class DocumentView(View):
     updated_at: str | None
     deactivated_at: str | None
     plans: list[PlanView]
+    metadata: dict[str, Any] = Field(
+        default_factory=dict, description="the current version's metadata (the parser's and the caller's)"
+    )
 
     @classmethod
-    def of(cls, d: Document, plans: Sequence[ChunkPlan]) -> DocumentView:
+    def of(
+        cls, d: Document, plans: Sequence[ChunkPlan], metadata: dict[str, Any] | None = None
+    ) -> DocumentView:
         return cls(
+            metadata=metadata or {},
             document_id=d.id,
             dataset=d.dataset.name,
             source=d.source,
@@ -56,6 +63,9 @@ class DocumentReport(View):
     is_active: bool = True
     plans: list[PlanView] = Field(default_factory=list)
     error: str | None = None
+    metadata: dict[str, Any] = Field(
+        default_factory=dict, description="the current version's metadata (the parser's and the caller's)"
+    )
 
 
 class DocumentList(View):

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from indexflow.domain import metadata as md
-from indexflow.errors import InvalidRequest
+from indexflow.domain.metadata import MetadataError
 from indexflow.query.search import window
 
 KNOWN = {"team": md.KEYWORD, "year": md.NUMBER, "draft": md.BOOL, "published": md.DATETIME}
@@ -33,12 +33,12 @@ def test_nested_objects_flatten_into_dotted_keys_and_nulls_drop_out() -> None:
     ],
 )
 def test_invalid_metadata_is_refused_with_a_reason(bad: dict, needle: str) -> None:
-    with pytest.raises(InvalidRequest, match=needle):
+    with pytest.raises(MetadataError, match=needle):
         md.normalize(bad)
 
 
 def test_not_a_mapping_is_refused() -> None:
-    with pytest.raises(InvalidRequest, match="object of key/value pairs"):
+    with pytest.raises(MetadataError, match="object of key/value pairs"):
         md.normalize(["a"])  # type: ignore[arg-type]
 
 
@@ -57,7 +57,7 @@ def test_kinds_of_values() -> None:
 
 
 def test_a_value_of_another_kind_than_the_dataset_has_is_refused() -> None:
-    with pytest.raises(InvalidRequest, match="'year' is a number in this dataset"):
+    with pytest.raises(MetadataError, match="'year' is a number in this dataset"):
         md.conform({"year": "2020"}, KNOWN)
     md.conform({"team": "2024-01-01"}, KNOWN)  # a date-like string is still a keyword
     md.conform({"other": "x", "year": 3}, KNOWN)
@@ -125,7 +125,7 @@ def test_where_forms_become_conditions() -> None:
     ],
 )
 def test_bad_filters_are_errors_naming_the_problem(where: dict, needle: str) -> None:
-    with pytest.raises(InvalidRequest, match=needle):
+    with pytest.raises(MetadataError, match=needle):
         md.parse_where(where, KNOWN)
 
 
@@ -150,9 +150,9 @@ def test_cli_where_forms() -> None:
     }
     assert md.parse_cli_where(["title=a=b"]) == {"title": {"eq": "a=b"}}
     for bad in ("noop", "=x"):
-        with pytest.raises(InvalidRequest, match="--where"):
+        with pytest.raises(MetadataError, match="--where"):
             md.parse_cli_where([bad])
-    with pytest.raises(InvalidRequest, match="two eq tests"):
+    with pytest.raises(MetadataError, match="two eq tests"):
         md.parse_cli_where(["a=1", "a=2"])
 
 
@@ -167,7 +167,7 @@ def test_cli_meta_types_numbers_and_booleans() -> None:
         "v": "1.2.3",
         "list": "a,b",
     }
-    with pytest.raises(InvalidRequest, match="use key=value"):
+    with pytest.raises(MetadataError, match="use key=value"):
         md.parse_cli_meta(["nothing"])
 
 
