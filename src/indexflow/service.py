@@ -23,7 +23,7 @@ from indexflow.db import plans as plans_repo
 from indexflow.db import profiles as profiles_repo
 from indexflow.domain import metadata as md
 from indexflow.encoders.base import Encoder
-from indexflow.errors import IndexflowError, InvalidRequest, NotFound, NoWorkers
+from indexflow.errors import IndexflowError, InvalidRequest, NotFound, NoWorkers, invalid_request
 from indexflow.limits import FINGERPRINT_MAX
 from indexflow.manage import Chunks, Context, Documents, Keys, Maintenance, Plans, Profiles, Webhooks
 from indexflow.manage.export import Export
@@ -191,7 +191,8 @@ class Indexflow:
                 raise InvalidRequest(f"{source}: not a single document; use ingest() for folders")
             src = found[0]
         self._ctx.own_home()
-        given = md.normalize(metadata)
+        with invalid_request():
+            given = md.normalize(metadata)
         if data is None and policy is None:
             given = {**given, **sidecar_metadata(src.source)}  # the file's own sidecar is more specific
         try:
@@ -256,7 +257,8 @@ class Indexflow:
         """
         if isinstance(paths, str):
             paths = [paths]
-        metadata = md.normalize(metadata)
+        with invalid_request():
+            metadata = md.normalize(metadata)
         with self._ctx.read() as s:
             check_dataset(s, dataset)  # one clear error before any document is read
         if not self.in_process and require_workers:
@@ -324,7 +326,8 @@ class Indexflow:
 
     def _sync(self, dataset: str, listing: _Listing, skipped: list[str]) -> list[str]:
         """Deactivate the dataset's documents under a completely listed root that it no longer lists."""
-        seen = listing.seen | set(skipped)  # an unsupported file is there all the same
+        # An unsupported file is there all the same (a folder's skipped files are listed unresolved).
+        seen = listing.seen | {p if "://" in p else str(Path(p).resolve()) for p in skipped}
         gone: dict[int, str] = {}
         with self._ctx.read() as s:
             dataset_id = docs_repo.find_dataset_id(s, dataset)

@@ -75,9 +75,9 @@ def test_uri_sources_read_through_fsspec(tmp_path: Path) -> None:
     doc.write_text("hello from a URI")
     [src] = list(expand([f"file://{doc}"]))
     assert src.read(10_000) == b"hello from a URI"
-    [mem] = list(expand(["memory://bucket/missing.txt"]))
+    # a URI is listed before it is read: a missing object is not found at once
     with pytest.raises(NotFound):
-        mem.read(100)
+        list(expand(["memory://bucket/missing.txt"]))
 
 
 def test_facade_overrides_are_validated_like_the_environment(
@@ -116,5 +116,9 @@ def test_basename_is_the_last_segment_of_a_path_or_uri() -> None:
     assert basename("/srv/docs/guide.md") == "guide.md"
     assert basename("s3://bucket/docs/") == "docs"
     assert basename("guide.md") == "guide.md"
+    import fsspec
+
+    with fsspec.open("memory://bucket/dir/notes.txt", "wb") as fh:
+        fh.write(b"notes")
     [uri] = list(expand(["memory://bucket/dir/notes.txt"]))
-    assert uri.filename == "notes.txt"
+    assert uri.filename == "notes.txt" and uri.read(100) == b"notes"

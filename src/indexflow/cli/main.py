@@ -14,6 +14,7 @@ from indexflow.cli import chunks, documents, keys, maintenance, ops, plans, prof
 from indexflow.cli.common import Json, console, err_console, facade, print_json
 from indexflow.cli.export import export
 from indexflow.cli.watch import watch
+from indexflow.errors import invalid_request
 
 if TYPE_CHECKING:
     from indexflow.service import Indexflow
@@ -82,7 +83,8 @@ def ingest(
     from indexflow.domain.metadata import parse_cli_meta
 
     with facade() as ix:
-        metadata = parse_cli_meta(meta or [])
+        with invalid_request():
+            metadata = parse_cli_meta(meta or [])
         if not wait and ix.in_process:
             err_console.print(
                 "[yellow]note:[/yellow] no broker is configured (INDEXFLOW_BROKER_URL), so this process "
@@ -191,7 +193,8 @@ def search(
     from indexflow.domain.metadata import parse_cli_where
 
     with facade() as ix:
-        filters = parse_cli_where(where or [])
+        with invalid_request():
+            filters = parse_cli_where(where or [])
         _require_dataset(ix, dataset)
         common: dict[str, Any] = {
             "dataset": dataset,
@@ -345,7 +348,9 @@ def preview(
     chunk_size: Annotated[int | None, typer.Option(help="tokens per chunk")] = None,
     chunk_overlap: Annotated[int | None, typer.Option(help="tokens shared by neighbours")] = None,
     target_bundle_tokens: Annotated[int | None, typer.Option(help="bundle budget in tokens")] = None,
-    tokenizer: Annotated[str | None, typer.Option(help="tokenizer (model id or folder)")] = None,
+    tokenizer: Annotated[
+        str | None, typer.Option(help="tokenizer: model id or folder, or indexflow-estimate")
+    ] = None,
     context_template: Annotated[
         str | None,
         typer.Option(help='header embedded before each chunk ("" for none; default: the profile\'s)'),

@@ -16,7 +16,8 @@ as numbers); hits return the metadata as given.
 
 A filter (:func:`parse_where`) maps keys to a value (equality; a list means ``in``) or to an
 operator object ``{"eq"|"in"|"gt"|"gte"|"lt"|"lte": …}``. Every key must be one the dataset
-knows and every value must fit its kind: anything else is a :class:`MetadataError` naming it (``InvalidRequest`` from the facade).
+knows and every value must fit its kind: anything else is a :class:`MetadataError` naming it
+(the facade raises it as ``InvalidRequest``).
 """
 
 from __future__ import annotations

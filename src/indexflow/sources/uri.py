@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from indexflow.errors import ConfigurationError, InputTooLarge, InvalidRequest, NotFound, TransientError
+from indexflow.errors import InputTooLarge, InvalidRequest, NotFound, TransientError
 
 if TYPE_CHECKING:
     import httpx
@@ -22,19 +22,18 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 def read_uri(uri: str, max_bytes: int) -> bytes:
-    import fsspec
+    """At most ``max_bytes`` of the object ``uri`` names, with fsspec.
 
-    try:
-        with fsspec.open(uri, "rb") as fh:
-            data = fh.read(max_bytes + 1)
-    except ImportError as exc:  # fsspec names the missing backend package (s3fs, gcsfs, …)
-        raise ConfigurationError(f"{uri}: {exc}") from exc
-    except ValueError as exc:  # unknown protocol
-        raise InvalidRequest(f"{uri}: {exc}") from exc
-    except FileNotFoundError as exc:
-        raise NotFound(f"{uri}: not found") from exc
-    except (OSError, TimeoutError) as exc:
-        raise TransientError(f"{uri}: {exc}") from exc
+    Raises:
+        ConfigurationError: the scheme's package is missing (the message names the extra).
+        NotFound, InvalidRequest, TransientError: see :func:`indexflow.sources.remote.translated`.
+        InputTooLarge: it is over ``max_bytes``.
+    """
+    from indexflow.sources.remote import filesystem, translated
+
+    fs, path = filesystem(uri)
+    with translated(uri), fs.open(path, "rb") as fh:
+        data = fh.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise InputTooLarge(f"{uri}: over the {max_bytes}-byte limit")
     return bytes(data)
