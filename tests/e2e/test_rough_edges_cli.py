@@ -124,12 +124,15 @@ def test_profiles_list_marks_the_default_and_deactivating_it_says_what_search_us
     rows = {line.split("│")[2].strip(): line for line in listed.splitlines() if line.startswith("│")}
     assert rows["default"].split("│")[3].strip() == "*"
     assert rows["small"].split("│")[3].strip() == ""
-    # when the default is deactivated, the command says what a search without --profile uses
+    # when the default is deactivated, search moves off it and the command says where
     out = cli("profiles", "deactivate", "default").output
-    assert "search without a profile still uses 'default'" in out
-    assert "profiles default small" in out
+    assert "search now uses 'small'; make another the default with `indexflow profiles default NAME`" in out
+    listed = cli("profiles", "list").output
+    rows = {line.split("│")[2].strip(): line for line in listed.splitlines() if line.startswith("│")}
+    assert rows["small"].split("│")[3].strip() == "*" and rows["default"].split("│")[3].strip() == ""
     again = json.loads(cli("profiles", "deactivate", "default", "--json").stdout)
-    assert again["search_default"] == "default"
+    assert again["search_default"] == "small" and again["note"] == "search without a profile uses 'small'"
+    assert json.loads(cli("profiles", "default", "--json").stdout)["name"] == "small"
 
 
 def test_plans_list_shows_retired_and_deactivated_plans_as_such(
@@ -148,3 +151,14 @@ def test_plans_list_shows_retired_and_deactivated_plans_as_such(
     cli("documents", "deactivate", str(first["documents"][0]["document_id"]))
     assert states() == ["DEACTIVATED", "DEACTIVATED"]
     assert "default DEACTIVATED" in cli("status").output
+
+
+def test_preview_cuts_with_the_estimate_tokenizer_and_refuses_an_unknown_one(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    doc = _docs(tmp_path) / "complex.txt"
+    shown = json.loads(cli("preview", str(doc), "--tokenizer", "indexflow-estimate", "--json").stdout)
+    assert shown["settings"]["tokenizer"] == "indexflow-estimate"
+    assert shown["bundles"] and all(b["chunks"] for b in shown["bundles"])
+    bad = cli("preview", str(doc), "--tokenizer", "no-such-tokenizer", code=1)
+    assert "unknown tokenizer 'no-such-tokenizer'" in bad.stderr and "indexflow-estimate" in bad.stderr

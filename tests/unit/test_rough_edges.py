@@ -155,20 +155,74 @@ def test_profiles_list_marks_the_profile_search_uses(ix: Indexflow, tmp_path: Pa
     assert {p.name: p.is_default for p in ix.profiles.list()} == {"default": False, "small": True}
 
 
-def test_deactivating_the_default_says_what_search_uses(ix: Indexflow, tmp_path: Path) -> None:
+MOVED = "search now uses {!r}; make another the default with `indexflow profiles default NAME`"
+
+
+def _plan_ids(ix: Indexflow, profile: str) -> set[int]:
+    from sqlalchemy import select
+
+    from indexflow.db.models import ChunkPlan, IndexProfile
+
+    with ix.rt.sessions() as s:
+        query = select(ChunkPlan.id).join(IndexProfile).where(IndexProfile.name == profile)
+        return set(s.scalars(query))
+
+
+def _small(ix: Indexflow, tmp_path: Path) -> None:
     doc = tmp_path / "a.txt"
-    doc.write_text("some text about bees\n")
+    doc.write_text("some text about bees and their hives\n")
     ix.ingest([str(doc)], dataset="docs", wait=True, timeout=300)
-    ix.profiles.create("small", chunk_size=64, activate=True)
-    # when the profile search uses is deactivated, the view says search still uses it, and how to move
+    activation = ix.profiles.create("small", chunk_size=64, activate=True)
+    ix.wait(activation.plan_ids, timeout=300)
+
+
+def test_deactivating_the_default_moves_search_to_another_profile_and_says_which(
+    ix: Indexflow, tmp_path: Path
+) -> None:
+    _small(ix, tmp_path)
+    assert {h.plan_id for h in ix.search("bees", dataset="docs")} <= _plan_ids(ix, "default")
+    # when the profile search uses is deactivated, search moves to the other active profile
     out = ix.profiles.deactivate("default")
-    assert not out.is_active and out.search_default == "default"
-    assert out.note is not None and "profiles default small" in out.note
-    # when another is the default, deactivating a spare one names the default
-    ix.profiles.set_default("small")
+    assert not out.is_active and not out.is_default
+    assert out.search_default == "small" and out.note == MOVED.format("small")
+    assert {p.name: p.is_default for p in ix.profiles.list()} == {"default": False, "small": True}
+    default = ix.profiles.default()
+    assert default is not None and default.name == "small"
+    hits = ix.search("bees", dataset="docs")
+    assert hits and {h.plan_id for h in hits} <= _plan_ids(ix, "small")
+    # re-activating the old one does not move search back: "small" is marked the default now
     ix.profiles.activate("default")
+    assert [p.name for p in ix.profiles.list() if p.is_default] == ["small"]
+    # deactivating a profile search does not use changes nothing and names the one it uses
     spare = ix.profiles.deactivate("default")
     assert spare.search_default == "small" and spare.note == "search without a profile uses 'small'"
+
+
+def test_deactivating_a_marked_default_moves_search_back_to_the_settings_profile(
+    ix: Indexflow, tmp_path: Path
+) -> None:
+    _small(ix, tmp_path)
+    # "newest" is the newest active profile, but the setting names "default"
+    ix.profiles.create("newest", chunk_size=48, chunk_overlap=8, activate=True)
+    ix.profiles.set_default("small")
+    out = ix.profiles.deactivate("small")
+    assert out.search_default == "default" and out.note == MOVED.format("default")
+    assert [p.name for p in ix.profiles.list() if p.is_default] == ["default"]
+
+
+def test_search_moves_to_the_newest_profile_that_serves_documents(ix: Indexflow, tmp_path: Path) -> None:
+    from indexflow.db.models import IndexProfile
+
+    _small(ix, tmp_path)
+    # "empty" is newer and active but has no plans: search would find nothing in it
+    ix.profiles.create("empty", chunk_size=48, chunk_overlap=8)
+    with ix.rt.sessions.begin() as s:
+        s.query(IndexProfile).filter(IndexProfile.name == "empty").update({"is_active": True})
+    out = ix.profiles.deactivate("default")
+    assert out.search_default == "small"
+    assert ix.search("bees", dataset="docs")
+    # once "small" goes too, the only active profile is the one left
+    assert ix.profiles.deactivate("small").search_default == "empty"
 
 
 # -- retired plans and deactivated documents ---------------------------------------------------

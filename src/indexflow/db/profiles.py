@@ -9,7 +9,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from indexflow.db.models import ChunkPlan, IndexProfile
+from indexflow.db.models import ChunkPlan, IndexProfile, PlanStatus
 from indexflow.encoders.models import DEFAULT_MODEL
 from indexflow.errors import ConflictError, InvalidRequest, NotFound
 
@@ -112,16 +112,35 @@ def update(s: Session, profile: IndexProfile, **fields: Any) -> IndexProfile:
 
 def search_default(s: Session, fallback: str) -> IndexProfile | None:
     """The profile search uses when none is named: the one marked default (``profiles
-    default``), else the profile called ``fallback`` (the ``default_profile`` setting), else the
-    first active one."""
+    default``) while it is active, else the profile called ``fallback`` (the ``default_profile``
+    setting) while it is active, else ``successor``'s pick. Only when no profile is active (not
+    a state the facade allows) the marked or ``fallback`` one is still returned."""
     marked = s.scalar(select(IndexProfile).where(IndexProfile.is_default))
-    if marked is not None:
+    if marked is not None and marked.is_active:
         return marked
     named = find_by_name(s, fallback)
-    if named is not None:
+    if named is not None and named.is_active:
         return named
-    first = active(s)
-    return first[0] if first else None
+    return successor(s) or marked or named
+
+
+def successor(s: Session, leaving: IndexProfile | None = None) -> IndexProfile | None:
+    """The active profile search moves to when its profile stops serving: the newest active
+    profile (other than ``leaving``) with searchable plans (active and EMBEDDED), else the
+    newest active one; None when there is none."""
+    candidates = [p for p in active(s) if leaving is None or p.id != leaving.id]
+    if not candidates:
+        return None
+    serving = set(
+        s.scalars(
+            select(ChunkPlan.profile_id)
+            .where(ChunkPlan.is_active, ChunkPlan.status == PlanStatus.EMBEDDED)
+            .where(ChunkPlan.profile_id.in_([p.id for p in candidates]))
+            .distinct()
+        )
+    )
+    ranked = sorted(candidates, key=lambda p: (p.id in serving, p.id))
+    return ranked[-1]
 
 
 def set_default(s: Session, profile: IndexProfile) -> IndexProfile | None:

@@ -6,13 +6,15 @@ parent→child chain, and every component with text that comes before one of the
 ancestor. So a bundle reads: the own texts of a chain of ancestors (each the parent of the
 next), then whole subtrees of consecutive children of the chain's last node; or, without a
 chain, whole subtrees of consecutive siblings. A subtree that fits ``target_tokens`` is never
-split, and a bundle exceeds ``target_tokens`` only when it holds a single text of that size.
+split, and a bundle exceeds ``target_tokens`` only when it holds a single text of that size
+(``indexflow.domain.splitter`` then cuts that bundle into pieces, see ``pieces_of``).
 Components without text go with the bundle after them (at the end, the one before), so the
 sibling statements hold for the components with text.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -25,7 +27,11 @@ JOIN = "\n\n"
 
 @dataclass(frozen=True, slots=True)
 class BundleSpec:
-    """A run of components bundled together; ``paths`` is aligned with ``component_ids``."""
+    """A run of components bundled together; ``paths`` is aligned with ``component_ids``.
+
+    ``text`` is the members' texts joined by ``JOIN`` from character ``text_offset`` on: the
+    whole of it (offset 0), or a piece of a text too big for one bundle (see ``pieces_of``).
+    """
 
     seq: int
     component_ids: tuple[str, ...]
@@ -33,6 +39,7 @@ class BundleSpec:
     text: str
     token_count: int
     title: str
+    text_offset: int = 0
 
 
 TokenCounts = Mapping[str, int] | Callable[[list[str]], list[int]]
@@ -169,3 +176,67 @@ def _title(texts: list[str], members: list[Component]) -> str:
             if line:
                 return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
     return next((c.path for c in members if c.path), "")
+
+
+def pieces_of(
+    bundle: BundleSpec,
+    members: Sequence[Component],
+    spans: Sequence[tuple[int, int]],
+    token_counts: Sequence[int],
+    *,
+    first_seq: int,
+) -> list[BundleSpec]:
+    """The bundles that pieces ``text[a:b]`` of ``bundle``'s text make, numbered from ``first_seq``.
+
+    A piece's members are the members whose text it overlaps, in order; members without text
+    go with the first piece after them (trailing ones with the last), as in ``build_bundles``.
+    Its ``text_offset`` is where it starts in its own members' joined texts.
+
+    Args:
+        bundle: the bundle cut (``text_offset`` 0).
+        members: its components, aligned with ``bundle.component_ids``.
+        spans: the pieces' ``(start, end)`` in ``bundle.text``, in order, not overlapping.
+        token_counts: each piece's tokens.
+    """
+    ends = [b for _, b in spans]
+    last = len(spans) - 1
+    groups: list[list[int]] = [[] for _ in spans]  # member indices of each piece
+    first_text: list[int] = [-1] * len(spans)  # each piece's first member with text
+    starts: list[int] = [0] * len(members)  # each member's start in the joined text
+    offset = 0
+    pending: list[int] = []  # members without text waiting for the next text
+    for m, comp in enumerate(members):
+        if not has_text(comp):
+            pending.append(m)
+            continue
+        start, stop = offset, offset + len(comp.text)
+        starts[m] = start
+        offset = stop + len(JOIN)
+        lo = min(bisect_right(ends, start), last)  # the first piece that ends after `start`
+        hi = lo
+        while hi < last and spans[hi + 1][0] < stop:
+            hi += 1
+        groups[lo].extend(pending)
+        pending = []
+        for k in range(lo, hi + 1):
+            groups[k].append(m)
+            if first_text[k] < 0:
+                first_text[k] = m
+    groups[last].extend(pending)
+    out = []
+    for k, ((a, b), count) in enumerate(zip(spans, token_counts, strict=True)):
+        picked = sorted(groups[k])
+        chosen = [members[m] for m in picked]
+        text = bundle.text[a:b]
+        out.append(
+            BundleSpec(
+                seq=first_seq + k,
+                component_ids=tuple(c.id for c in chosen),
+                paths=tuple(c.path for c in chosen),
+                text=text,
+                token_count=count,
+                title=_title([text], chosen),
+                text_offset=a - starts[first_text[k]] if first_text[k] >= 0 else 0,
+            )
+        )
+    return out

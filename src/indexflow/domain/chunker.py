@@ -16,6 +16,7 @@ from typing import Protocol
 
 from indexflow.domain.bundler import JOIN, BundleSpec, build_bundles, has_text
 from indexflow.domain.components import Component
+from indexflow.domain.splitter import fit_bundles
 
 _STEP = 16  # tokens to step through a word before asking the encoding for its bounds
 _WORD_BITS = 32  # JoinedEncoding word numbers: part index above these bits, the part's word below
@@ -228,7 +229,9 @@ def bundle_and_split(
     """Bundle a component tree and split each bundle into chunks, tokenizing each text once.
 
     The result is exactly ``build_bundles(components, counts, target_tokens)`` with ``counts``
-    from one batched encode of the component texts, and
+    from one batched encode of the component texts, each bundle over the target (in tokens or
+    in ``splitter.max_chars`` characters) cut into bundles within it
+    (``indexflow.domain.splitter.fit_bundles``), and
     ``split_texts([b.text for b in bundles], tokenizer, chunk_size, chunk_overlap)``.
 
     Args:
@@ -248,14 +251,10 @@ def bundle_and_split(
     encodings = tokenizer.encode_batch(texts, add_special_tokens=False) if texts else []
     counts = {c.id: len(enc) for c, enc in zip(components, encodings, strict=True)}
     bundles = build_bundles(components, counts, target_tokens)
-    bundle_texts = [b.text for b in bundles]
-    if not reuse_encodings:
-        return BundledDocument(
-            counts, bundles, split_texts(bundle_texts, tokenizer, chunk_size, chunk_overlap)
-        )
     by_id = {c.id: (c, enc) for c, enc in zip(components, encodings, strict=True)}
-    joined: list[EncodingLike | None] = []
-    for bundle in bundles:
+    joined: list[EncodingLike | None] = [None] * len(bundles)
+    again: list[int] = []  # bundles whose text is tokenized again
+    for k, bundle in enumerate(bundles):
         parts: list[tuple[EncodingLike, int]] = []
         offset = 0
         for cid in bundle.component_ids:
@@ -264,8 +263,24 @@ def bundle_and_split(
                 parts.append((enc, offset))
                 offset += len(comp.text) + len(JOIN)
         assert offset - len(JOIN) == len(bundle.text), "a bundle's text is its members' texts joined"
-        joined.append(parts[0][0] if len(parts) == 1 else JoinedEncoding(parts))
-    chunks = split_encoded(bundle_texts, joined, tokenizer, chunk_size, chunk_overlap)
+        if len(parts) == 1:
+            joined[k] = parts[0][0]  # the text is its one member's: the same encoding
+        elif reuse_encodings:
+            joined[k] = JoinedEncoding(parts)
+        else:
+            again.append(k)
+    encoded = (
+        tokenizer.encode_batch([bundles[k].text for k in again], add_special_tokens=False) if again else []
+    )
+    for k, enc in zip(again, encoded, strict=True):
+        joined[k] = enc
+    whole = [enc for enc in joined if enc is not None]
+    assert len(whole) == len(bundles), "every bundle has text"
+    # A text too big for one bundle is cut into bundles within the target.
+    bundles, whole = fit_bundles(
+        bundles, whole, components, tokenizer, target_tokens, exact_slices=reuse_encodings
+    )
+    chunks = split_encoded([b.text for b in bundles], list(whole), tokenizer, chunk_size, chunk_overlap)
     return BundledDocument(counts, bundles, chunks)
 
 

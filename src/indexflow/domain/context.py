@@ -131,6 +131,7 @@ class ContextHeaders:
         """The header of a chunk starting at ``char_start`` of ``bundle``'s text: the section
         path of the member its first character belongs to."""
         owner = bundle.component_ids[0] if bundle.component_ids else None
+        char_start += bundle.text_offset  # a piece of a big text starts inside its first member
         offset = 0
         for cid in bundle.component_ids:
             text = self._texts.get(cid, "")

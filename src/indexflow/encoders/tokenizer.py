@@ -63,13 +63,20 @@ def load_token_counter(name: str) -> TokenizerLike:
     tokenizer (``load_tokenizer``).
 
     Raises:
-        ConfigurationError: the model is unknown or has no ``tokenizer.json``.
+        ConfigurationError: the name is neither the estimate nor a model with a fast tokenizer
+            ("unknown tokenizer …", with the reason and the names that work).
     """
     from indexflow.encoders.estimate import ESTIMATE_TOKENIZER, EstimateTokenizer
 
     if name == ESTIMATE_TOKENIZER:
         return EstimateTokenizer()
-    return load_tokenizer(name)
+    try:
+        return load_tokenizer(name)
+    except ConfigurationError as exc:
+        raise ConfigurationError(
+            f"unknown tokenizer {name!r}: {exc}; name a packaged model, a local model folder with "
+            f"tokenizer.json, or {ESTIMATE_TOKENIZER!r} (the conservative estimate for HTTP encoders)"
+        ) from exc
 
 
 def max_chunk_tokens(name: str) -> int:

@@ -125,31 +125,38 @@ class Profiles:
             return ProfileView.of(profile)
 
     def deactivate(self, name: str) -> ProfileDeactivation:
-        """New documents stop getting plans of this profile; its existing index still answers.
+        """New documents stop getting plans of this profile; its existing index still answers
+        a search that names it.
 
-        The view names the profile a search without ``profile`` uses from now on
-        (``search_default``) and, in ``note``, what that means: when it is still this one
-        (it is marked the default, or named by the ``default_profile`` setting), documents
-        ingested from now on are not found by such a search until another profile is made
-        the default (``profiles default NAME``).
+        When it was the profile a search without ``profile`` uses, search moves off it: to the
+        ``default_profile`` setting's profile if that is active, else to the newest active
+        profile with searchable plans (``profiles_repo.successor``), which is marked the default
+        so that ``profiles list`` shows it and re-activating this one does not move search back.
+        The view names that profile (``search_default``) and says so in ``note``.
 
         Raises:
             ConflictError: it is the last active profile.
         """
+        fallback = self._ctx.settings.default_profile
         with self._ctx.write() as s:
             profile = profiles_repo.get_by_name(s, name)
+            before = profiles_repo.search_default(s, fallback)
             profile.is_active = False
             if not profiles_repo.active(s):
                 raise ConflictError("at least one profile must stay active")
+            moved = before is not None and before.id == profile.id
+            if moved:
+                named = profiles_repo.find_by_name(s, fallback)
+                heir = named if named is not None and named.is_active else profiles_repo.successor(s, profile)
+                assert heir is not None  # another profile is active
+                profiles_repo.set_default(s, heir)
+            s.flush()
             view = self._view(s, profile)
-            found = profiles_repo.search_default(s, self._ctx.settings.default_profile)
-            others = [p.name for p in profiles_repo.active(s)]
+            found = profiles_repo.search_default(s, fallback)
         uses = found.name if found is not None else None
-        if uses == name:
+        if moved:
             note = (
-                f"search without a profile still uses {name!r}: its index keeps answering, but "
-                "documents ingested from now on get no plan of it and are not found by it; make "
-                f"another profile the default (profiles default {others[0]}) to search them"
+                f"search now uses {uses!r}; make another the default with `indexflow profiles default NAME`"
             )
         else:
             note = f"search without a profile uses {uses!r}"

@@ -18,7 +18,7 @@ from typing import Any
 from indexflow.errors import UnsupportedFormat
 from indexflow.parsers import registry
 from indexflow.parsers.base import display_name
-from indexflow.parsers.registry import REJECT, Confidence, Format, Match
+from indexflow.parsers.registry import Confidence, Format, Match
 
 # Longest BOMs first: the UTF-32-LE BOM starts with the UTF-16-LE one.
 _BOMS = (
@@ -184,17 +184,18 @@ def sniff_html(probe: Probe) -> Match | None:
 
 
 def sniff_json(probe: Probe) -> Match | None:
-    """JSON component trees (strong, with the loaded value); other valid JSON is rejected.
+    """JSON component trees (strong), other JSON objects and arrays (weak), with the loaded value.
 
-    Broken JSON gets no opinion: named ``.json`` it goes to the JSON parser for a precise error;
-    other JSON data (a config, a manifest) is still worth indexing as plain text.
+    Other JSON data (a config, a manifest) is flattened into key paths by the JSON parser
+    (``indexflow.parsers.json_data``); weak, so a ``.txt``/``.md`` name still reads it as text.
+    Broken JSON gets no opinion: named ``.json`` it goes to the JSON parser for a precise error.
     """
     if not probe.start.startswith(("{", "[")):
         return None
     value, ok = _load_json(probe.text)
-    if not ok:
+    if not ok or not isinstance(value, dict | list):
         return None
-    return Match(Confidence.STRONG, value) if looks_like_component_tree(value) else REJECT
+    return Match(Confidence.STRONG if looks_like_component_tree(value) else Confidence.WEAK, value)
 
 
 def sniff_markdown(probe: Probe) -> Match | None:

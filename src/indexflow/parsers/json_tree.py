@@ -2,7 +2,8 @@
 
 Either an array of records or an object whose ``components`` array holds them, e.g. an exam
 paper whose questions have parts (a), (b) and sub-parts (i), (ii). Records may come in any
-order; they are validated and sorted into preorder without recursion.
+order; they are validated and sorted into preorder without recursion. Any other JSON object or
+array is generic data, flattened into readable key paths by ``indexflow.parsers.json_data``.
 
 Ids are identities (``parent_id`` refers to them), so one longer than ``COMPONENT_ID_MAX`` (200)
 characters fails the document's parse, naming the record and the limit: shortening could merge
@@ -20,13 +21,15 @@ from indexflow.domain.components import ParsedDocument
 from indexflow.errors import InputTooLarge, ParseError
 from indexflow.limits import COMPONENT_ID_MAX, COMPONENT_KIND_MAX, fit
 from indexflow.parsers.base import Limits, TreeBuilder, clean_text, clean_title, display_name
-from indexflow.parsers.detect import Sniffed, decode_text
+from indexflow.parsers.detect import Sniffed, decode_text, looks_like_component_tree
+from indexflow.parsers.json_data import parse_value
 
 
 def parse(
     data: bytes, filename: str | None = None, limits: Limits | None = None, sniffed: Sniffed | None = None
 ) -> ParsedDocument:
-    """Validate the records and return them in preorder, keeping each record's id.
+    """Validate the records and return them in preorder, keeping each record's id; flatten
+    other JSON (``json_data.parse_value``).
 
     Raises:
         ParseError: invalid JSON, wrong shape, a record without id, an id (or parent_id) over
@@ -39,6 +42,8 @@ def parse(
     value = sniffed.value if sniffed is not None else None
     if value is None:
         value = _load(data, sniffed, name)
+    if not looks_like_component_tree(value):
+        return parse_value(value, filename, limits)
     metadata: dict[str, Any] = {}
     title = None
     if isinstance(value, dict):

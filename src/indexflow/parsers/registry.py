@@ -33,7 +33,8 @@ The built-in settings reproduce the historic rules: a whole HTML page (``CERTAIN
 name; a ``.html``/``.md`` name (trust ``STRONG``) beats a JSON component tree (``STRONG``); a
 component tree beats a ``.json`` name's trust (``LIKELY``), which beats HTML tags found early
 (``LIKELY``); those beat ``.txt``/``.pdf``/``.docx`` names (trust ``WEAK``), which beat
-Markdown-looking headings (``WEAK``); ``.csv``/``.log``/``.rst``… only hint at text.
+Markdown-looking headings and other JSON data (``WEAK``); ``.csv``/``.log``/``.rst``… only hint
+at text.
 """
 
 from __future__ import annotations

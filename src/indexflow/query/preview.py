@@ -25,8 +25,11 @@ def preview(
 
     A parameter left ``None`` takes the default profile's value (``context_template=""``: none).
     Each chunk shows its context header (what is embedded in front of its text).
+    ``tokenizer_name`` is what a profile's ``tokenizer`` field may name: a model's fast tokenizer
+    or ``indexflow-estimate`` (the counter of HTTP encoders without a tokenizer).
 
     Raises:
+        ConfigurationError: an unknown tokenizer name.
         UnsupportedFormat, ParseError, InputTooLarge: the document cannot be read.
     """
     from indexflow.db.profiles import DEFAULT_PROFILE
@@ -37,11 +40,12 @@ def preview(
     target_bundle_tokens = target_bundle_tokens or DEFAULT_PROFILE["target_bundle_tokens"]
     template = DEFAULT_PROFILE["context_template"] if context_template is None else (context_template or None)
     max_tokens = max_tokens or DEFAULT_PROFILE["max_tokens"]
-    from indexflow.encoders.tokenizer import joins_at_whitespace, load_tokenizer
+    from indexflow.encoders.tokenizer import joins_at_whitespace, load_token_counter
     from indexflow.parsers import parse
 
+    # Before parsing: a misspelt tokenizer name fails at once, whatever the document.
+    tokenizer = load_token_counter(tokenizer_name)
     parsed = parse(data, filename, max_bytes=max_bytes)
-    tokenizer = load_tokenizer(tokenizer_name)
     comps = parsed.components
     # The same cut as the bundle stage (one tokenization, the same headers): what will be stored.
     cut, contexts = cut_document(

@@ -59,9 +59,11 @@ class ProfileDeactivation(ProfileView):
     """A deactivated profile, and the profile search uses from now on when none is named."""
 
     search_default: str | None = None
-    """The profile a search without ``profile`` uses now (it may be this one: see ``note``)."""
+    """The profile a search without ``profile`` uses now: never this one (when it was the one,
+    search moved to another active profile, now marked the default)."""
     note: str | None = None
-    """What the deactivation means for a search that names no profile."""
+    """What the deactivation means for a search that names no profile ("search now uses 'v2';
+    make another the default with `indexflow profiles default NAME`")."""
 
 
 class ProfileList(View):

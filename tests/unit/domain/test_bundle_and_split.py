@@ -13,6 +13,7 @@ from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
 from indexflow.domain.bundler import build_bundles
 from indexflow.domain.chunker import JoinedEncoding, bundle_and_split, split_encoded, split_texts
 from indexflow.domain.components import Component
+from indexflow.domain.splitter import fit_bundles
 from indexflow.encoders.tokenizer import count_tokens, joins_at_whitespace
 from indexflow.errors import IndexflowError
 from indexflow.query.preview import preview
@@ -24,11 +25,14 @@ sizes = st.integers(1, 40).flatmap(lambda size: st.tuples(st.just(size), st.inte
 
 
 def tokenized_twice(components: list[Component], tokenizer, target: int, size: int, overlap: int):
-    """What bundle_plan did before: count the components, then tokenize every bundle text again."""
+    """What bundle_plan did before: count the components, then tokenize every bundle text again
+    (and every piece of a bundle too big for the target, re-tokenized rather than sliced)."""
     counts = dict(
         zip((c.id for c in components), count_tokens([c.text for c in components], tokenizer), strict=True)
     )
     bundles = build_bundles(components, counts, target)
+    encodings = tokenizer.encode_batch([b.text for b in bundles], add_special_tokens=False)
+    bundles, _ = fit_bundles(bundles, encodings, components, tokenizer, target, exact_slices=False)
     return counts, bundles, split_texts([b.text for b in bundles], tokenizer, size, overlap)
 
 

@@ -98,3 +98,39 @@ def test_given_the_standard_openai_variables_then_settings_read_them(monkeypatch
     monkeypatch.setenv("INDEXFLOW_OPENAI_MAX_INPUTS_PER_REQUEST", "16")
     s = Settings()
     assert s.openai_base_url == "http://127.0.0.1:10/v1" and s.openai_max_inputs_per_request == 16
+
+
+def test_given_the_estimate_name_then_preview_cuts_with_the_estimate_as_the_profile_would():
+    from indexflow.query.preview import preview
+
+    text = " ".join(f"Sentence {i} talks about compost, worms and 1234567 numbers." for i in range(80))
+    shown = preview(
+        text.encode(), "notes.txt", tokenizer_name=ESTIMATE_TOKENIZER, chunk_size=40, chunk_overlap=8
+    )
+    assert shown["settings"]["tokenizer"] == ESTIMATE_TOKENIZER
+    estimate = EstimateTokenizer()
+    # the component counts and every chunk's count are the estimate's, not MiniLM's
+    assert [c["token_count"] for c in shown["components"]] == estimate.count([text])
+    minilm = load_tokenizer("sentence-transformers/all-MiniLM-L6-v2")
+    assert shown["components"][0]["token_count"] > len(minilm.encode(text, add_special_tokens=False))
+    chunks = [ch for b in shown["bundles"] for ch in b["chunks"]]
+    assert len(chunks) > 5
+    for bundle in shown["bundles"]:
+        assert bundle["token_count"] <= shown["settings"]["target_bundle_tokens"]
+        for ch in bundle["chunks"]:
+            assert ch["text"] == bundle["text"][ch["char_start"] : ch["char_end"]]
+            assert ch["token_count"] <= 40 and estimate.count([ch["text"]]) == [ch["token_count"]]
+
+
+def test_given_an_unknown_tokenizer_name_then_preview_and_the_profile_counter_say_so():
+    import pytest
+
+    from indexflow.errors import ConfigurationError
+    from indexflow.query.preview import preview
+
+    for call in (
+        lambda: preview(b"some words", "a.txt", tokenizer_name="nope/no-such-model"),
+        lambda: load_token_counter("indexflow-estimat"),
+    ):
+        with pytest.raises(ConfigurationError, match=r"unknown tokenizer '[^']+': .*'indexflow-estimate'"):
+            call()

@@ -62,9 +62,11 @@ def test_extension_decides_between_text_formats():
     assert detect_format(b"Plain words.\n\nMore words.") == "text"
 
 
-def test_json_that_is_not_a_component_tree_is_indexed_as_text():
-    assert detect_format(b'{"name": "config", "values": [1, 2, 3]}', "config.json") == "text"
-    assert detect_format(b'{"name": "config"}') == "text"
+def test_json_that_is_not_a_component_tree_is_flattened_json_unless_named_as_text():
+    assert detect_format(b'{"name": "config", "values": [1, 2, 3]}', "config.json") == "json"
+    assert detect_format(b'{"name": "config"}') == "json"
+    assert detect_format(b'{"name": "config"}', "config.txt") == "text"
+    assert detect_format(b'"just a string"') == "text"  # not an object or an array
 
 
 def test_html_is_sniffed_without_an_extension():

@@ -101,19 +101,25 @@ def test_json_invalid_records_are_readable_parse_errors(data, message):
         parse(data, "bad.json")
 
 
-def test_json_parser_called_on_the_wrong_shape_says_what_it_expected():
+def test_json_parser_called_on_data_that_is_not_a_tree_flattens_it():
     from indexflow.parsers import json_tree
 
-    with pytest.raises(ParseError, match=r"x\.json: expected an array of component records"):
-        json_tree.parse(b'{"components": "nope"}', "x.json")
+    parsed = json_tree.parse(b'{"components": "nope"}', "x.json")
+
+    assert [c.text for c in parsed.components] == ["components: nope"]
 
 
-def test_json_with_a_components_key_that_is_not_a_tree_is_indexed_as_text():
+def test_json_with_a_components_key_that_is_not_a_tree_is_flattened_data():
     manifest = b'{"components": [{"data": {"checksum": "abc"}, "id": "kubectl", "version": "1.2"}]}'
 
     parsed = parse(manifest, "kubectl.snapshot.json")
 
-    assert parsed.format == "text"
+    assert parsed.format == "json"
+    assert parsed.title == "kubectl.snapshot.json"
+    assert [c.text for c in parsed.components] == [
+        "components",
+        "components[0].data.checksum: abc\ncomponents[0].id: kubectl\ncomponents[0].version: 1.2",
+    ]
 
 
 def test_json_tree_deeper_than_max_depth_is_a_parse_error():

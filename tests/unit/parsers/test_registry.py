@@ -115,7 +115,10 @@ def _zip(member: str) -> bytes:
         (TREE, None, "json"),
         (b"<div><body>x</body></div>", "page.json", "json"),
         (b'{"broken": ', "data.json", "json"),
-        (b'{"name": "config"}', "config.json", "text"),
+        (b'{"name": "config"}', "config.json", "json"),  # generic JSON: flattened key paths
+        (b'{"name": "config"}', None, "json"),
+        (b'{"name": "config"}', "config.txt", "text"),  # weak: a .txt name still reads it as text
+        (b"[1, 2, 3]", "numbers.md", "markdown"),
         # 6. early HTML tags beat .txt/.pdf names and Markdown hints
         (b"<div><html><body>x</body></html>", "notes.txt", "html"),
         (b"<div><html><body>x</body></html>", "notes.pdf", "html"),
