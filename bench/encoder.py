@@ -1,6 +1,7 @@
-"""Throughput and fidelity of HFEncoder precisions against sentence-transformers, same process.
+"""Throughput and fidelity of the encoder runtimes (torch precisions, OpenVINO fp32/bf16) against
+sentence-transformers fp32, same process, same texts.
 
-Run: ``.venv/bin/python bench/encoder.py [--n 2000] [--tokens 200] [--slice 250]``
+Run: ``.venv/bin/python bench/encoder.py [--n 2000] [--tokens 200] [--slice 250] [--configs …]``
 
 Configurations are interleaved slice by slice, so a noisy neighbour on a shared CPU slows every
 configuration alike and the ratios stay meaningful even when absolute rates wobble.
@@ -14,6 +15,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -52,18 +54,50 @@ def load_chunks(tokenizer, n: int, tokens: int) -> list[str]:
     return chunks
 
 
+def build_runners(names: list[str], cache_dir: Path) -> dict[str, Any]:
+    """The encoders to compare, by configuration name (``hf-*``: torch; ``openvino-*``: OpenVINO)."""
+    from indexflow.encoders.hf import HFEncoder
+    from indexflow.encoders.models import DEFAULT_MODEL
+    from indexflow.encoders.openvino import OpenVINOEncoder, openvino_available
+
+    runners: dict[str, Any] = {}
+    for name in names:
+        engine, _, precision = name.partition("-")
+        if engine == "hf":
+            encoder = HFEncoder(DEFAULT_MODEL, device="cpu", precision=precision)
+        elif engine == "openvino":
+            if not openvino_available():
+                print(f"{name}: skipped, openvino is not installed (pip install 'indexflow[openvino]')")
+                continue
+            encoder = OpenVINOEncoder(DEFAULT_MODEL, precision=precision, cache_dir=cache_dir)
+        else:
+            sys.exit(f"unknown configuration {name!r}")
+        label = f"{name}({encoder.precision})" if precision == "auto" else name
+        runners[label] = encoder
+    return runners
+
+
 def main() -> None:
-    """Print chunks/s per configuration, ratios, and minimum cosines between precisions."""
+    """Print tokens/s per configuration, ratios vs sentence-transformers fp32, and cosines vs it."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=2000, help="chunks to encode")
     parser.add_argument("--tokens", type=int, default=200, help="tokens per chunk")
     parser.add_argument("--slice", type=int, default=250, help="chunks per interleaved slice")
+    parser.add_argument(
+        "--configs",
+        default="hf-fp32,hf-bf16,hf-auto,openvino-fp32,openvino-bf16",
+        help="comma-separated: hf-<precision> (torch), openvino-<precision>",
+    )
+    parser.add_argument(
+        "--cache-dir", type=Path, default=Path(".indexflow") / "cache", help="where the OpenVINO IR is kept"
+    )
     args = parser.parse_args()
 
     from sentence_transformers import SentenceTransformer
     from tokenizers import Tokenizer
 
-    from indexflow.encoders.hf import HFEncoder, cpu_has_fast_bf16
+    from indexflow.encoders.engines import FIDELITY_GATE, cosines
+    from indexflow.encoders.hf import cpu_has_fast_bf16
     from indexflow.encoders.models import DEFAULT_MODEL, resolve_model_dir
 
     model_dir = resolve_model_dir(DEFAULT_MODEL)
@@ -73,22 +107,24 @@ def main() -> None:
     texts = load_chunks(tokenizer, args.n, args.tokens)
     if not texts:
         sys.exit("no prose found for the corpus; see CORPUS_GLOBS")
+    # What the model reads: special tokens included, truncated at its 256-token limit.
+    tokens = sum(min(256, len(tokenizer.encode(t).ids)) for t in texts)
 
     st = SentenceTransformer(str(model_dir), device="cpu")
-    runners = {
-        f"hf-{p}": HFEncoder(DEFAULT_MODEL, device="cpu", precision=p).encode for p in ("fp32", "bf16")
-    }
-    auto = HFEncoder(DEFAULT_MODEL, device="cpu", precision="auto")
-    runners[f"hf-auto({auto.precision})"] = auto.encode
-    runners["sentence-transformers"] = lambda batch: st.encode(batch, normalize_embeddings=True)
+    st_name = "sentence-transformers"
+    runners = {st_name: lambda batch: st.encode(batch, normalize_embeddings=True)}
+    for label, encoder in build_runners(
+        [c.strip() for c in args.configs.split(",") if c.strip()], args.cache_dir
+    ).items():
+        runners[label] = encoder.encode
 
     import torch
 
     print(
-        f"{len(texts)} chunks, mean {np.mean([len(tokenizer.encode(t).ids) for t in texts]):.0f} tokens; "
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, native bf16: {cpu_has_fast_bf16()}"
+        f"{len(texts)} chunks, {tokens} tokens (mean {tokens / len(texts):.0f}); torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads, native bf16: {cpu_has_fast_bf16()}"
     )
-    for run in runners.values():  # warm-up: first-call allocations and oneDNN kernel selection
+    for run in runners.values():  # warm-up: first-call allocations and kernel selection
         run(texts[:64])
 
     seconds = dict.fromkeys(runners, 0.0)
@@ -100,20 +136,15 @@ def main() -> None:
             vectors[name].append(np.asarray(run(batch), dtype=np.float32))
             seconds[name] += time.perf_counter() - began
 
-    fp32, st_name = "hf-fp32", "sentence-transformers"
-    print(f"{'config':<24}{'chunks/s':>10}{'vs hf-fp32':>12}{'vs ST':>8}")
-    for name, spent in seconds.items():
-        rate = len(texts) / spent
-        print(f"{name:<24}{rate:>10.1f}{seconds[fp32] / spent:>11.2f}x{seconds[st_name] / spent:>7.2f}x")
     stacked = {name: np.concatenate(parts) for name, parts in vectors.items()}
-    for a, b in (
-        (fp32, st_name),
-        ("hf-bf16", fp32),
-        ("hf-bf16", st_name),
-        (f"hf-auto({auto.precision})", st_name),
-    ):
-        cosines = np.sum(stacked[a] * stacked[b], axis=1)
-        print(f"cosine {a} vs {b}: min {cosines.min():.6f}, mean {cosines.mean():.6f}")
+    print(f"{'config':<24}{'chunks/s':>10}{'tokens/s':>10}{'vs ST':>8}{'cos min':>10}{'cos mean':>11}  gate")
+    for name, spent in seconds.items():
+        low, mean = cosines(stacked[name], stacked[st_name])
+        verdict = "pass" if low >= FIDELITY_GATE else "FAIL"
+        print(
+            f"{name:<24}{len(texts) / spent:>10.1f}{tokens / spent:>10.0f}{seconds[st_name] / spent:>7.2f}x"
+            f"{low:>10.6f}{mean:>11.7f}  {verdict}"
+        )
 
 
 if __name__ == "__main__":

@@ -117,6 +117,8 @@ class Runtime:
             device=s.encoder_device,
             precision=s.encoder_precision,
             batch_size=s.encoder_batch_size,
+            engine=s.encoder_backend,
+            cache_dir=s.effective_cache_dir,
         )
 
     def tokenizer(self, profile: IndexProfile) -> Any:

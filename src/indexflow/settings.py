@@ -47,6 +47,14 @@ class Settings(BaseSettings):
     encoder_device: str | None = Field(default=None, description="cpu, cuda, cuda:1 … (auto)")
     encoder_precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     encoder_batch_size: int = Field(default=64, ge=1)
+    encoder_backend: Literal["torch", "openvino", "auto"] = Field(
+        default="torch",
+        description="what runs hf models: torch, openvino (pip install 'indexflow[openvino]'), or auto "
+        "(the fastest runtime faithful to torch fp32 on this machine, measured once and cached)",
+    )
+    cache_dir: Path | None = Field(
+        default=None, description="derived files (converted models, backend choices); default <home>/cache"
+    )
     encoder_threads: int | None = Field(
         default=None, ge=1, description="torch threads per process (default: all cores; split by --processes)"
     )
@@ -183,6 +191,10 @@ class Settings(BaseSettings):
     def heartbeat_seconds(self) -> float:
         """How often a worker renews its claims and its row in ``workers``."""
         return max(0.5, min(10.0, self.lease_seconds / 3))
+
+    @property
+    def effective_cache_dir(self) -> Path:
+        return self.cache_dir if self.cache_dir is not None else self.home / "cache"
 
     @property
     def vector_path(self) -> Path:

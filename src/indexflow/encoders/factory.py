@@ -6,6 +6,8 @@ point the rest of indexflow calls.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from indexflow.encoders.base import Encoder
 from indexflow.encoders.registry import registry
 
@@ -34,6 +36,8 @@ def get_encoder(
     device: str | None = None,
     precision: str = "auto",
     batch_size: int = 64,
+    engine: str = "torch",
+    cache_dir: Path | None = None,
 ) -> Encoder:
     """Return the encoder for ``name``, built once per process and then shared.
 
@@ -42,6 +46,9 @@ def get_encoder(
         device: ``cpu``, ``cuda``, ``cuda:N``; None picks CUDA when available.
         precision: ``auto`` | ``fp32`` | ``bf16`` | ``fp16``.
         batch_size: most rows per forward pass.
+        engine: what runs a local model: ``torch``, ``openvino`` or ``auto`` (the fastest runtime
+            faithful to torch fp32 here, measured once per machine; ``indexflow.encoders.engines``).
+        cache_dir: where engines keep converted models and ``auto`` decisions.
 
     Returns:
         A thread-safe encoder; the same object for the same arguments.
@@ -49,7 +56,9 @@ def get_encoder(
     Raises:
         ConfigurationError: unknown backend, missing model, or invalid settings.
     """
-    return registry.get(name, device=device, precision=precision, batch_size=batch_size)
+    return registry.get(
+        name, device=device, precision=precision, batch_size=batch_size, engine=engine, cache_dir=cache_dir
+    )
 
 
 def clear_encoder_cache() -> None:

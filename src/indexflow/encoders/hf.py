@@ -271,6 +271,14 @@ class HFEncoder:
         """The same as ``encode``: indexed passages, each after the ``passage_prefix``."""
         return self._encode(texts, self.passage_prefix)
 
+    def count_tokens(self, texts: Sequence[str]) -> int:
+        """Tokens the model reads to embed ``texts`` as passages (prefix and special tokens
+        included, after truncation): the measure of throughput benchmarks."""
+        items = [self.passage_prefix + text for text in texts]
+        if self._lowercase:
+            items = [text.lower() for text in items]
+        return sum(len(encoding.ids) for encoding in self._tokenizer.encode_batch(items))
+
     def _encode(self, texts: Sequence[str], prefix: str) -> np.ndarray:
         if isinstance(texts, str | bytes) or not isinstance(texts, Sequence):
             raise EncoderError(f"encode() takes a sequence of strings, not {type(texts).__name__}")
@@ -306,6 +314,21 @@ class HFEncoder:
 
     def _forward(self, encodings: list[Any], width: int) -> np.ndarray:
         torch = self._torch
+        arrays = self._pad(encodings, width)
+        try:
+            with self._lock, torch.inference_mode():
+                hidden = self._hidden(arrays)
+                mask = torch.from_numpy(arrays["attention_mask"]).to(hidden.device)
+                # Pool and normalise in fp32 so half precision only touches the transformer body.
+                pooled = self._pool(hidden.float(), mask)
+                vectors = torch.nn.functional.normalize(pooled, p=2, dim=1)
+                result: np.ndarray = vectors.cpu().numpy()
+                return result
+        except RuntimeError as exc:
+            raise EncoderError(f"{self.name}: forward pass failed: {exc}") from exc
+
+    def _pad(self, encodings: list[Any], width: int) -> dict[str, np.ndarray]:
+        """The model's int64 inputs for one batch, right-padded to ``width`` tokens."""
         ids = np.full((len(encodings), width), self._pad_id, dtype=np.int64)
         mask = np.zeros((len(encodings), width), dtype=np.int64)
         types = np.zeros((len(encodings), width), dtype=np.int64)
@@ -314,24 +337,24 @@ class HFEncoder:
             ids[row, :n] = enc.ids
             mask[row, :n] = 1
             types[row, :n] = enc.type_ids
-        inputs = {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask)}
+        arrays = {"input_ids": ids, "attention_mask": mask}
         if self._type_ids:
-            inputs["token_type_ids"] = torch.from_numpy(types)
-        inputs = {key: value.to(self.device) for key, value in inputs.items()}
+            arrays["token_type_ids"] = types
+        return arrays
+
+    def _hidden(self, arrays: dict[str, np.ndarray]) -> Any:
+        """The transformer body: last hidden states ``(rows, width, dimension)`` as a torch tensor.
+
+        The one step another runtime replaces (``indexflow.encoders.openvino``); tokenizing,
+        batching, pooling and normalising stay here, so every runtime's rows match in shape and
+        normalisation. Called under ``self._lock`` and ``torch.inference_mode()``.
+        """
+        torch = self._torch
+        inputs = {key: torch.from_numpy(value).to(self.device) for key, value in arrays.items()}
         dtype = self._autocast_dtype
         device_type = "cuda" if self.device.startswith("cuda") else "cpu"
-        try:
-            with self._lock, torch.inference_mode():
-                with torch.autocast(device_type, dtype=dtype or torch.float32, enabled=dtype is not None):
-                    hidden = self._model(**inputs).last_hidden_state
-                # Pool and normalise in fp32 so half precision only touches the transformer body.
-                hidden = hidden.float()
-                pooled = self._pool(hidden, inputs["attention_mask"])
-                vectors = torch.nn.functional.normalize(pooled, p=2, dim=1)
-                result: np.ndarray = vectors.cpu().numpy()
-                return result
-        except RuntimeError as exc:
-            raise EncoderError(f"{self.name}: forward pass failed: {exc}") from exc
+        with torch.autocast(device_type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            return self._model(**inputs).last_hidden_state
 
     def _pool(self, hidden: Any, mask: Any) -> Any:
         """One vector per row from the token states, as sentence-transformers' Pooling does."""

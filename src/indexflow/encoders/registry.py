@@ -12,6 +12,12 @@ optionally, a predicate that claims bare model names. A profile's encoder name r
    (``indexflow-testing/hash`` is claimed by the ``hash`` backend).
 3. Otherwise the default backend, ``hf`` (Hugging Face weights, sentence-transformers layout).
 
+A backend that runs a local model may also take an *engine* factory: the same model run by
+another runtime (``hf`` runs on torch, or on OpenVINO, or on whichever ``auto`` measured fastest
+among those faithful to torch fp32: ``indexflow.encoders.engines``), picked process-wide by the
+``encoder_backend`` setting. The vectors agree within the fidelity gate, so the encoder name (and
+the profile) stays the same whichever engine runs it.
+
 The model part may end in ``?key=value&…`` options (``indexflow.encoders.options``): the query
 and passage prefixes, for instance, which thereby belong to the profile.
 
@@ -34,6 +40,9 @@ from indexflow.errors import ConfigurationError
 EncoderFactory = Callable[[str, str | None, str, int], Encoder]
 """``(model, device, precision, batch_size) -> Encoder``; raises ``ConfigurationError``."""
 
+EngineFactory = Callable[[str, str | None, str, int, str, Path | None], Encoder]
+"""``(model, device, precision, batch_size, engine, cache_dir) -> Encoder``; raises ``ConfigurationError``."""
+
 NameClaim = Callable[[str], bool]
 
 DEFAULT_BACKEND = "hf"
@@ -41,7 +50,7 @@ _BACKEND_NAME = re.compile(r"^[a-z][a-z0-9_.+-]+$")
 # "scheme:rest" where scheme looks like a backend name; one letter is left alone as a Windows drive.
 _PREFIX = re.compile(r"^(?P<backend>[A-Za-z][A-Za-z0-9_.+-]+):(?P<model>.*)$")
 
-CacheKey = tuple[str, str, str | None, str, int]
+CacheKey = tuple[str, str, str | None, str, int, str, Path | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +61,7 @@ class Backend:
     factory: EncoderFactory
     claims: NameClaim | None = None
     description: str = ""
+    engine_factory: EngineFactory | None = None
 
 
 class EncoderRegistry:
@@ -78,6 +88,7 @@ class EncoderRegistry:
         claims: NameClaim | None = None,
         description: str = "",
         replace: bool = False,
+        engine_factory: EngineFactory | None = None,
     ) -> Backend:
         """Add a backend.
 
@@ -88,6 +99,8 @@ class EncoderRegistry:
             claims: optional predicate: bare model names (no prefix) this backend serves.
             description: one line for listings and error messages.
             replace: allow replacing a backend of the same name (its cached encoders are dropped).
+            engine_factory: optional; builds the encoder when an engine other than ``torch`` is
+                asked for (``get(..., engine=...)``). Without one, the engine is ignored.
 
         Returns:
             The registered ``Backend``.
@@ -99,7 +112,7 @@ class EncoderRegistry:
             raise ConfigurationError(
                 f"encoder backend name {name!r} must match {_BACKEND_NAME.pattern} (lower case, 2+ chars)"
             )
-        backend = Backend(name, factory, claims, description)
+        backend = Backend(name, factory, claims, description, engine_factory)
         with self._lock:
             if name in self._backends:
                 if not replace:
@@ -180,21 +193,40 @@ class EncoderRegistry:
         device: str | None = None,
         precision: str = "auto",
         batch_size: int = 64,
+        engine: str = "torch",
+        cache_dir: Path | None = None,
     ) -> Encoder:
         """The encoder for ``name``, built on first use and then shared by the whole process.
+
+        Args:
+            engine: the runtime of backends that take one (``torch``, ``openvino``, ``auto``);
+                others ignore it.
+            cache_dir: where such an engine keeps what it derives (converted models, decisions).
 
         Raises:
             ConfigurationError: unknown backend or model, or settings the backend rejects.
         """
         backend, model = self.resolve(name)
-        key: CacheKey = (backend.name, model, device, precision, batch_size)
+        by_engine = backend.engine_factory is not None and engine != "torch"
+        key: CacheKey = (
+            backend.name,
+            model,
+            device,
+            precision,
+            batch_size,
+            engine if by_engine else "torch",
+            cache_dir if by_engine else None,
+        )
         encoder = self._cache.get(key)
         if encoder is not None:
             return encoder
         with self._lock:
             encoder = self._cache.get(key)
             if encoder is None:
-                encoder = backend.factory(model, device, precision, batch_size)
+                if by_engine and backend.engine_factory is not None:
+                    encoder = backend.engine_factory(model, device, precision, batch_size, engine, cache_dir)
+                else:
+                    encoder = backend.factory(model, device, precision, batch_size)
                 self._cache[key] = encoder
         return encoder
 
@@ -219,9 +251,12 @@ def register_backend(
     claims: NameClaim | None = None,
     description: str = "",
     replace: bool = False,
+    engine_factory: EngineFactory | None = None,
 ) -> Backend:
     """Register a backend in the process-wide registry; see ``EncoderRegistry.register``."""
-    return registry.register(name, factory, claims=claims, description=description, replace=replace)
+    return registry.register(
+        name, factory, claims=claims, description=description, replace=replace, engine_factory=engine_factory
+    )
 
 
 # -- built-in backends ------------------------------------------------------------------------
@@ -239,6 +274,25 @@ def _hf(model: str, device: str | None, precision: str, batch_size: int) -> Enco
         batch_size=batch_size,
         query_prefix=options.get("query"),
         passage_prefix=options.get("passage"),
+    )
+
+
+def _hf_engine(
+    model: str, device: str | None, precision: str, batch_size: int, engine: str, cache_dir: Path | None
+) -> Encoder:
+    from indexflow.encoders.engines import build_hf_encoder
+    from indexflow.encoders.options import PREFIX_OPTIONS, split_options
+
+    folder, options = split_options(model, PREFIX_OPTIONS)
+    return build_hf_encoder(
+        folder,
+        engine=engine,
+        device=device,
+        precision=precision,
+        batch_size=batch_size,
+        query_prefix=options.get("query"),
+        passage_prefix=options.get("passage"),
+        cache_dir=cache_dir,
     )
 
 
@@ -261,7 +315,10 @@ def _claims_hash(name: str) -> bool:
 
 
 register_backend(
-    "hf", _hf, description="Hugging Face / sentence-transformers weights from a package or a local folder"
+    "hf",
+    _hf,
+    description="Hugging Face / sentence-transformers weights from a package or a local folder",
+    engine_factory=_hf_engine,
 )
 register_backend(
     "hash",
