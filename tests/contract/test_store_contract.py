@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import psycopg
@@ -293,7 +294,7 @@ class StoreContract:
             points.append(p)
             metas[p.id] = meta
         store.upsert(name, points)
-        wheres = [
+        wheres: list[dict[str, Any]] = [
             {"team": "ops"},
             {"team": ["dev", "a\"b'c"]},
             {"team": "é x"},

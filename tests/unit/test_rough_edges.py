@@ -172,7 +172,8 @@ def _small(ix: Indexflow, tmp_path: Path) -> None:
     doc = tmp_path / "a.txt"
     doc.write_text("some text about bees and their hives\n")
     ix.ingest([str(doc)], dataset="docs", wait=True, timeout=300)
-    activation = ix.profiles.create("small", chunk_size=64, activate=True)
+    ix.profiles.create("small", chunk_size=64)
+    activation = ix.profiles.activate("small")
     ix.wait(activation.plan_ids, timeout=300)
 
 

@@ -66,7 +66,7 @@ def test_a_value_of_another_kind_than_the_dataset_has_is_refused() -> None:
 def test_datetimes_compare_as_instants() -> None:
     a = md.parse_datetime("2024-05-01")
     b = md.parse_datetime("2024-05-01T02:00:00+02:00")
-    assert a == b
+    assert a is not None and a == b
     assert md.parse_datetime("2024-05-01T00:00:01Z") == a + 1
     assert md.parse_datetime("May 1st") is None and md.parse_datetime("2024-13-01") is None
 
