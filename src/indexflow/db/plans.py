@@ -136,6 +136,13 @@ def unfinished_ids(s: Session, profile_id: int) -> list[int]:
     return [int(i) for i in s.scalars(q.order_by(ChunkPlan.id))]
 
 
+def loading(s: Session, profile_id: int) -> bool:
+    """Whether a plan of the profile is on its way to vectors (PENDING, BUNDLING or EMBEDDING)."""
+    busy = (PlanStatus.PENDING, PlanStatus.BUNDLING, PlanStatus.EMBEDDING)
+    q = select(ChunkPlan.id).where(ChunkPlan.profile_id == profile_id, ChunkPlan.status.in_(busy)).limit(1)
+    return s.scalar(q) is not None
+
+
 def clear_building(s: Session, plan: ChunkPlan) -> None:
     """Delete the plan's bundles and chunks, except those of the generation that serves search."""
     keep = plan.serving_generation if plan.is_active else None

@@ -314,12 +314,14 @@ class Applied:
     units: list[int] = field(default_factory=list)
     drop_plans: list[tuple[int, str]] = field(default_factory=list)  # (plan id, collection)
     drop_points: list[tuple[str, list[str]]] = field(default_factory=list)  # (collection, ids)
+    loaded: list[tuple[int, str]] = field(default_factory=list)  # (profile id, collection): a plan completed
     changed: bool = False
 
     def merge(self, other: Applied) -> Applied:
         self.units += other.units
         self.drop_plans += other.drop_plans
         self.drop_points += other.drop_points
+        self.loaded += other.loaded
         self.changed = self.changed or other.changed
         return self
 

@@ -259,7 +259,10 @@ def embed_batch(rt: Runtime, claim: Claim) -> Applied:
             metrics.embedded(profile.name, len(rows), tokens)  # counted once this commits
             plan.embedded_count = plans_repo.count_chunks(s, plan_id, generation, ChunkStatus.EMBEDDED)
             remaining = plan.chunk_count - plan.embedded_count
-            return machine.apply(s, plan, machine.BatchEmbedded(generation, remaining), rt.queues)
+            applied = machine.apply(s, plan, machine.BatchEmbedded(generation, remaining), rt.queues)
+            if remaining == 0:  # the plan is complete: maybe the end of a first load (after_commit)
+                applied.loaded.append((profile.id, collection))
+            return applied
         units_repo.delete_unit(s, claim.unit_id)
         # EMBEDDED at this very generation: another run of this batch completed the plan and
         # wrote the very same points (same ids, same texts): keep them. Anything else (a newer

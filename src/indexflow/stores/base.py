@@ -111,6 +111,19 @@ class TransactionalStore(Protocol):
 
 
 @runtime_checkable
+class DeferredIndexStore(Protocol):
+    """A store that builds a new collection's ANN index after its first load, not during it.
+
+    Contract: until ``build_index`` runs, ``search`` is exact (a scan) and returns the same
+    points; ``build_index`` is idempotent and returns whether this call built the index.
+    """
+
+    def index_pending(self, collection: str) -> bool: ...
+
+    def build_index(self, collection: str) -> bool: ...
+
+
+@runtime_checkable
 class VectorStore(Protocol):
     """Vectors in and out of one engine; one collection per index profile."""
 

@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -48,6 +50,8 @@ from indexflow.errors import (
     StoreUnavailable,
 )
 from indexflow.stores.base import CollectionSpec, SearchFilter, StoreHit, VectorPoint
+
+log = logging.getLogger(__name__)
 
 # distance -> (operator class, distance operator, score = a + b * distance)
 _DISTANCES = {
@@ -172,10 +176,17 @@ class PgVectorStore:
     Args:
         dsn: libpq/SQLAlchemy URL, or a pool with ``connection()`` (e.g. psycopg_pool).
         schema: schema of the collection tables (must exist).
+        defer_index: a new collection's HNSW index is built by ``build_index`` once its first
+            load is over (the pipeline calls it when no plan of the profile is still building),
+            not kept live while the first points go in; later loads insert into the live index.
     """
 
-    def __init__(self, dsn: str | ConnectionSource, schema: str = "public") -> None:
+    def __init__(
+        self, dsn: str | ConnectionSource, schema: str = "public", *, defer_index: bool = True
+    ) -> None:
         self._own_pool = isinstance(dsn, str)
+        self._defer_index = defer_index
+        self._built: set[str] = set()  # collections whose HNSW index exists
         self._pool: Any = _SimplePool(normalise_dsn(dsn)) if isinstance(dsn, str) else dsn
         self._schema = schema
         self._specs: dict[str, CollectionSpec] = {}
@@ -255,7 +266,6 @@ class PgVectorStore:
             raise PermanentError(f"unknown distance {spec.distance!r}")
         if self._spec(spec.name) is None:
             t, name = self._table(spec.name), table_name(spec.name)
-            opclass = _DISTANCES[spec.distance][0]
             ddl = [
                 sql.SQL(
                     "CREATE TABLE IF NOT EXISTS {t} (id uuid PRIMARY KEY, plan_id bigint, "
@@ -277,16 +287,9 @@ class PgVectorStore:
                 sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON {t} USING gin (payload jsonb_path_ops)").format(
                     i=sql.Identifier(f"{name}_meta"), t=t
                 ),
-                sql.SQL(
-                    "CREATE INDEX IF NOT EXISTS {i} ON {t} USING hnsw (embedding {ops}) "
-                    "WITH (m = {m}, ef_construction = {ef})"
-                ).format(
-                    i=sql.Identifier(f"{name}_hnsw"),
-                    t=t,
-                    ops=sql.SQL(opclass),
-                    m=sql.Literal(int(spec.hnsw_m)),
-                    ef=sql.Literal(int(spec.hnsw_ef_construct)),
-                ),
+                # The HNSW index comes after the first load (build_index): ~5x faster than
+                # inserting into a live graph; until then search is an exact scan.
+                *([] if self._defer_index else [self._hnsw_ddl(spec)]),
                 *(
                     [
                         sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON {t} USING gin (lexical)").format(
@@ -304,6 +307,10 @@ class PgVectorStore:
                 if conn.execute("SELECT to_regclass(%s)", (t.as_string(conn),)).fetchone() == (None,):
                     for stmt in ddl:
                         conn.execute(stmt)
+                    if self._defer_index:
+                        log.info(
+                            "pgvector: created %s; its HNSW index is built after the first load", spec.name
+                        )
         found = self._spec(spec.name)
         have = (found.dimension, found.distance, found.lexical) if found is not None else None
         if have != (spec.dimension, spec.distance, spec.lexical):
@@ -311,6 +318,60 @@ class PgVectorStore:
                 f"collection {spec.name!r} has (dimension, distance, lexical) {have}, "
                 f"not ({spec.dimension}, {spec.distance!r}, {spec.lexical})"
             )
+
+    def _hnsw_ddl(self, spec: CollectionSpec) -> sql.Composed:
+        return sql.SQL(
+            "CREATE INDEX IF NOT EXISTS {i} ON {t} USING hnsw (embedding {ops}) "
+            "WITH (m = {m}, ef_construction = {ef})"
+        ).format(
+            i=sql.Identifier(f"{table_name(spec.name)}_hnsw"),
+            t=self._table(spec.name),
+            ops=sql.SQL(_DISTANCES[spec.distance][0]),
+            m=sql.Literal(int(spec.hnsw_m)),
+            ef=sql.Literal(int(spec.hnsw_ef_construct)),
+        )
+
+    def index_pending(self, collection: str) -> bool:
+        """Whether the collection exists without its HNSW index (a first load, deferred)."""
+        if collection in self._built or self._spec(collection) is None:
+            return False
+        with self._connection(f"index state {collection}") as conn:
+            row = conn.execute(
+                "SELECT 1 FROM pg_indexes WHERE schemaname = %s AND indexname = %s",
+                (self._schema, f"{table_name(collection)}_hnsw"),
+            ).fetchone()
+        if row is not None:
+            self._built.add(collection)  # an index is never dropped by indexflow: ask once
+        return row is None
+
+    def build_index(self, collection: str) -> bool:
+        """Build the collection's HNSW index if it has none; True when this call built it.
+
+        One builder at a time (an advisory lock; the others find it built). Writes to the table
+        wait while it builds, which is why the pipeline calls it only once nothing is loading.
+        """
+        spec = self._spec(collection)
+        if spec is None or not self.index_pending(collection):
+            return False
+        started = time.monotonic()
+        with self._connection(f"build index {collection}") as conn:
+            conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{self._schema}.{table_name(collection)}",)
+            )
+            if not self.index_pending(collection):
+                return False
+            rows = conn.execute(
+                sql.SQL("SELECT count(*) FROM {t}").format(t=self._table(collection))
+            ).fetchone()
+            conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            conn.execute(self._hnsw_ddl(spec))
+        log.info(
+            "pgvector: built the HNSW index of %s after its first load (%s points) in %.1f s",
+            collection,
+            rows[0] if rows else "?",
+            time.monotonic() - started,
+        )
+        return True
 
     def upsert_in(self, session: Any, collection: str, points: Sequence[VectorPoint]) -> None:
         """``upsert`` inside a SQLAlchemy session's transaction (psycopg driver)."""
@@ -581,6 +642,7 @@ class PgVectorStore:
 
     def drop_collection(self, collection: str) -> None:
         self._specs.pop(collection, None)
+        self._built.discard(collection)
         with self._connection(f"drop {collection}") as conn:
             conn.execute(sql.SQL("DROP TABLE IF EXISTS {t}").format(t=self._table(collection)))
 

@@ -45,6 +45,7 @@ from indexflow.observability.metrics import StageRun, stage_run
 from indexflow.pipeline import machine, stages
 from indexflow.pipeline.machine import Applied
 from indexflow.runtime import Runtime
+from indexflow.stores.base import DeferredIndexStore
 from indexflow.tasks.heartbeat import WorkerState
 from indexflow.tasks.outbox import Outbox
 
@@ -205,6 +206,43 @@ def after_commit(rt: Runtime, applied: Applied, outbox: Outbox | None) -> None:
         log.warning("could not drop obsolete vectors now (%s); reconcile will", exc)
     if outbox is not None:
         outbox.send(applied.units)
+    for profile_id, collection in applied.loaded:
+        finish_first_load(rt, profile_id, collection)
+
+
+def finish_first_loads(rt: Runtime) -> None:
+    """``finish_first_load`` for every active profile (the sweeper's pass: a first load whose
+    last plan failed, or a worker that died before building the index, is caught up here)."""
+    if not isinstance(rt.store, DeferredIndexStore):
+        return
+    from indexflow.db import profiles as profiles_repo
+
+    with transaction(rt.readers) as s:
+        targets = [(p.id, p.collection) for p in profiles_repo.active(s)]
+    for profile_id, collection in targets:
+        finish_first_load(rt, profile_id, collection)
+
+
+def finish_first_load(rt: Runtime, profile_id: int, collection: str) -> None:
+    """Build a collection's deferred ANN index once none of its profile's plans is loading.
+
+    A store that defers it (``DeferredIndexStore``: PGVector) serves exact search until then;
+    a failure is logged and tried again when the next plan completes.
+    """
+    store = rt.store
+    if not isinstance(store, DeferredIndexStore):
+        return
+    try:
+        if not store.index_pending(collection):
+            return
+        with transaction(rt.readers) as s:
+            if plans_repo.loading(s, profile_id):
+                return
+        store.build_index(collection)
+    except IndexflowError as exc:
+        log.warning(
+            "could not build the index of %s now (%s); the next completed plan tries again", collection, exc
+        )
 
 
 def fail(rt: Runtime, claim: Claim, message: str) -> Applied:

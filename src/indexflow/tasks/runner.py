@@ -19,6 +19,7 @@ from indexflow.runtime import Runtime
 from indexflow.tasks import homelock
 from indexflow.tasks.actors import Actors, build_actors
 from indexflow.tasks.broker import make_broker
+from indexflow.tasks.execute import finish_first_loads
 from indexflow.tasks.heartbeat import HeartbeatThread, WorkerState
 from indexflow.tasks.outbox import Outbox
 from indexflow.tasks.sweeper import SweepReport, sweep
@@ -144,6 +145,7 @@ class TaskRunner:
             self.outbox.relay()
             if report.resends:
                 self.sweeps.append(report)
+            finish_first_loads(self.rt)  # a deferred ANN index whose load is over
         return report
 
     def join(self) -> None:
