@@ -75,7 +75,8 @@ def main() -> None:
     _, deferred_total, deferred_recall = _run(args.pg, vectors, args.batch, defer=True)
     print(f"{args.points} points of {args.dim} dims in batches of {args.batch}")
     print(
-        f"live HNSW   : {live_total:7.1f} s  {args.points / live_total:8.0f} points/s  recall@10 {live_recall:.3f}"
+        f"live HNSW   : {live_total:7.1f} s  {args.points / live_total:8.0f} points/s  "
+        f"recall@10 {live_recall:.3f}"
     )
     print(
         f"deferred    : {deferred_total:7.1f} s  {args.points / deferred_total:8.0f} points/s  "
