@@ -113,9 +113,8 @@ def main() -> None:
     st = SentenceTransformer(str(model_dir), device="cpu")
     st_name = "sentence-transformers"
     runners = {st_name: lambda batch: st.encode(batch, normalize_embeddings=True)}
-    for label, encoder in build_runners(
-        [c.strip() for c in args.configs.split(",") if c.strip()], args.cache_dir
-    ).items():
+    encoders = build_runners([c.strip() for c in args.configs.split(",") if c.strip()], args.cache_dir)
+    for label, encoder in encoders.items():
         runners[label] = encoder.encode
 
     import torch
@@ -145,6 +144,10 @@ def main() -> None:
             f"{name:<24}{len(texts) / spent:>10.1f}{tokens / spent:>10.0f}{seconds[st_name] / spent:>7.2f}x"
             f"{low:>10.6f}{mean:>11.7f}  {verdict}"
         )
+    for label, encoder in encoders.items():  # length-bucketed batches: the share of padded tokens
+        ratio = getattr(encoder, "padding_ratio", None)
+        if ratio is not None:
+            print(f"{label}: padding {ratio:.1%} of real tokens")
 
 
 if __name__ == "__main__":

@@ -162,3 +162,26 @@ def test_the_encoder_truncates_at_the_same_limit(fp32_encoder) -> None:
     assert fp32_encoder._tokenizer.padding is None
     loaded = tokenizer.load_tokenizer(DEFAULT_MODEL)
     assert loaded.truncation is None and loaded.padding is None
+
+
+def test_padding_is_counted_per_batch_and_length_bucketing_keeps_it_small(fp32_encoder):
+    from indexflow.observability.metrics import ENCODER_TOKENS
+
+    texts = ["short one", "a much longer sentence " * 12, "mid length text " * 4, "tiny"]
+    lengths = [len(e.ids) for e in fp32_encoder._tokenizer.encode_batch(texts)]
+    real0, pad0 = fp32_encoder.tokens_real, fp32_encoder.tokens_padding
+    counted0 = ENCODER_TOKENS.labels(fp32_encoder.name, "padding")._value.get()
+    fp32_encoder.encode(texts)
+    # one batch (batch_size 64): every row padded to the longest
+    assert fp32_encoder.tokens_real - real0 == sum(lengths)
+    assert fp32_encoder.tokens_padding - pad0 == max(lengths) * len(texts) - sum(lengths) > 0
+    assert ENCODER_TOKENS.labels(fp32_encoder.name, "padding")._value.get() - counted0 == (
+        max(lengths) * len(texts) - sum(lengths)
+    )
+    # sorted into token-budget batches, similar lengths share a batch: little padding overall
+    narrow = HFEncoder(DEFAULT_MODEL, device="cpu", precision="fp32", batch_size=2)
+    narrow.encode(texts)
+    ordered = sorted(lengths, reverse=True)
+    expected = sum(max(pair) * len(pair) - sum(pair) for pair in (ordered[:2], ordered[2:]))
+    assert narrow.tokens_padding == expected < max(lengths) * len(texts) - sum(lengths)
+    assert narrow.padding_ratio == pytest.approx(expected / sum(lengths))

@@ -12,6 +12,7 @@ import numpy as np
 
 from indexflow.encoders.models import DEFAULT_MODEL, model_max_tokens, read_json, resolve_model_dir
 from indexflow.errors import ConfigurationError, EncoderError
+from indexflow.observability import metrics
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 # Padded tokens per forward pass: 64 rows of 256 tokens. Bounds activation memory when a model
@@ -221,6 +222,10 @@ class HFEncoder:
         self.dimension = int(config.hidden_size)
         self.batch_size = batch_size
         self._batch_tokens = max_batch_tokens
+        # tokens run so far: the texts' own and the padding their batches added (padding_ratio)
+        self.tokens_real = 0
+        self.tokens_padding = 0
+        self._tally_lock = threading.Lock()
         # The shipped tokenizer.json pins truncation and padding at 128 (as load_tokenizer notes);
         # we pad per batch ourselves and truncate at the model's own limit.
         self._tokenizer.no_padding()
@@ -300,9 +305,22 @@ class HFEncoder:
         lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
         # Longest first: little padding per batch, and a memory failure shows on the first pass.
         order = np.argsort(-lengths, kind="stable")
+        real = padded = 0
         for batch in self._batches(order, lengths):
-            out[batch] = self._forward([encodings[i] for i in batch], int(lengths[batch[0]]))
+            longest = int(lengths[batch[0]])
+            out[batch] = self._forward([encodings[i] for i in batch], longest)
+            real += int(lengths[batch].sum())
+            padded += longest * len(batch)
+        with self._tally_lock:
+            self.tokens_real += real
+            self.tokens_padding += padded - real
+        metrics.encoder_tokens(self.name, real, padded - real)
         return out
+
+    @property
+    def padding_ratio(self) -> float:
+        """Padding tokens per real token over every ``encode`` so far (0 before any)."""
+        return self.tokens_padding / self.tokens_real if self.tokens_real else 0.0
 
     def _batches(self, order: np.ndarray, lengths: np.ndarray) -> list[np.ndarray]:
         batches, start = [], 0

@@ -123,6 +123,13 @@ TOKENS_EMBEDDED = Counter(
     ["profile"],
     registry=REGISTRY,
 )
+ENCODER_TOKENS = Counter(
+    "indexflow_encoder_tokens",
+    "Tokens the encoder ran: kind=real (the texts' own, special tokens included) or "
+    "kind=padding (added to fill a batch); padding / real is the wasted share.",
+    ["encoder", "kind"],
+    registry=REGISTRY,
+)
 RETRIES = Counter(
     "indexflow_retries",
     "Work units given back to run again later, by stage and error class (transient, unknown).",
@@ -226,6 +233,12 @@ def embedded(profile: str, chunks: int, tokens: int) -> None:
     run = _RUN.get()
     if run is not None:
         run.embedded = (profile, chunks, tokens)
+
+
+def encoder_tokens(encoder: str, real: int, padding: int) -> None:
+    """One forward pass's tokens (the HF encoders' length-bucketed batches)."""
+    ENCODER_TOKENS.labels(encoder, "real").inc(real)
+    ENCODER_TOKENS.labels(encoder, "padding").inc(padding)
 
 
 def encode_timer(encoder: str) -> Any:
