@@ -1,5 +1,6 @@
 """Benchmark: indexflow end to end vs LlamaIndex and LangChain, as whole processes, on the same pages.
 
+    .venv/bin/pip install -e '.[bench-frameworks]'   # LlamaIndex's and LangChain's HF embeddings
     .venv/bin/python bench/e2e.py [--pages 80] [--source DIR] [--only indexflow,llamaindex,...]
 
 The corpus: ``--pages`` HTML pages of the Rust book shipped with the toolchain (or any folder of
