@@ -1,8 +1,10 @@
 """PostgreSQL + pgvector through psycopg 3: one table per collection.
 
 Table ``<schema>.indexflow_vec_<collection>``: ``id uuid`` primary key, the filter fields as
-bigint/bool columns (btree-indexed), the whole payload as ``jsonb`` and ``embedding
-vector(dim)`` under an HNSW index built from the profile's ``m``/``ef_construction``. A lexical
+bigint/bool columns (btree-indexed), the whole payload as ``jsonb`` (GIN, for metadata filters)
+and ``embedding vector(dim)`` under an HNSW index built from the profile's ``m``/``ef_construction``
+once the collection's first load is over (``build_index``; exact search until then). The SQL
+text itself (DDL, filters, connections, error translation) is in ``pgvector_sql.py``. A lexical
 collection (``CollectionSpec.lexical``) adds ``lexical tsvector`` under a GIN index:
 ``to_tsvector('english', text)`` of each point's ``text``, computed in SQL from a text column of
 the staging table (NULL when the text has no terms). ``search_lexical`` ORs the query's lexemes
@@ -26,39 +28,39 @@ import hashlib
 import json
 import logging
 import re
-import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import asdict
-from typing import Any, Protocol
+from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
 from psycopg import sql
 
-from indexflow.domain.metadata import Condition
 from indexflow.errors import (
     ConfigurationError,
     DimensionMismatch,
-    IndexflowError,
     InvalidRequest,
     NotFound,
     PermanentError,
-    StoreUnavailable,
 )
 from indexflow.stores.base import CollectionSpec, SearchFilter, StoreHit, VectorPoint
+from indexflow.stores.pgvector_sql import (
+    DISTANCES,
+    ConnectionSource,
+    SimplePool,
+    hnsw_ddl,
+    normalise_dsn,
+    table_ddl,
+    table_name,
+    translated,
+    where_clause,
+)
 
 log = logging.getLogger(__name__)
 
-# distance -> (operator class, distance operator, score = a + b * distance)
-_DISTANCES = {
-    "cosine": ("vector_cosine_ops", "<=>", 1.0, -1.0),
-    "dot": ("vector_ip_ops", "<#>", 0.0, -1.0),  # <#> is the negative inner product
-    "euclid": ("vector_l2_ops", "<->", 0.0, -1.0),
-}
 _COLUMNS = ("id", "plan_id", "document_id", "dataset_id", "chunk_id", "enabled", "payload", "embedding")
 _COPY_TYPES = ["uuid", "int8", "int8", "int8", "int8", "bool", "jsonb", "vector"]
 _TEXT = "indexflow_text"  # the staging table's extra column: the text the lexical leg indexes
@@ -70,104 +72,6 @@ _LEXEME_QUERY = (
     "chr(39))::tsquery"
 )
 _INSTALL_HINT = "pgvector is not installed in this PostgreSQL server; run scripts/install_pgvector.sh"
-
-
-class ConnectionSource(Protocol):
-    """What a pool offers (``psycopg_pool.ConnectionPool`` fits): a connection per ``with``."""
-
-    def connection(self) -> AbstractContextManager[psycopg.Connection[Any]]: ...
-
-
-class _SimplePool:
-    """Reuses up to ``max_idle`` connections; commit on success, roll back on error."""
-
-    def __init__(self, dsn: str, max_idle: int = 4) -> None:
-        self._dsn, self._max_idle = dsn, max_idle
-        self._idle: list[psycopg.Connection[Any]] = []
-        self._lock = threading.Lock()
-
-    @contextmanager
-    def connection(self) -> Iterator[psycopg.Connection[Any]]:
-        with self._lock:
-            conn = self._idle.pop() if self._idle else None
-        if conn is None or conn.closed:
-            conn = psycopg.connect(self._dsn, connect_timeout=10)
-        try:
-            yield conn
-            conn.commit()
-        except BaseException:
-            if not conn.closed:
-                conn.rollback()
-            raise
-        finally:
-            with self._lock:
-                if not conn.closed and not conn.broken and len(self._idle) < self._max_idle:
-                    self._idle.append(conn)
-                    conn = None
-            if conn is not None:
-                conn.close()
-
-    def close(self) -> None:
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()
-
-
-def normalise_dsn(url: str) -> str:
-    """Accept SQLAlchemy URLs too: ``postgresql+psycopg://`` → ``postgresql://``."""
-    return re.sub(r"^(postgres(?:ql)?)\+\w+://", r"\1://", url)
-
-
-_JSONPATH_OPS = {"eq": "==", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
-
-
-def _jsonpath(c: Condition) -> str:
-    """A metadata condition as a jsonpath predicate on ``payload`` (``@?``: the GIN index on
-    ``payload`` serves equality; lax mode tests each item of a list value).
-
-    The key is ``[A-Za-z0-9_]`` (``store_key``) and each value a JSON literal, so nothing a user
-    wrote reaches the path unquoted.
-    """
-    values = c.value if c.op == "in" else [c.value]
-    op = "==" if c.op == "in" else _JSONPATH_OPS[c.op]
-    tests = " || ".join(f"@ {op} {_literal(v)}" for v in values)
-    return f"$.meta.{c.field} ? ({tests})"
-
-
-def _literal(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float | int):
-        return repr(float(value))
-    return json.dumps(str(value), ensure_ascii=True)
-
-
-def table_name(collection: str) -> str:
-    """Deterministic, safe table name; a hash keeps altered or long names distinct."""
-    base = re.sub(r"[^a-z0-9_]", "_", collection.lower())
-    name = f"indexflow_vec_{base}"
-    # 54 leaves room for index suffixes within PostgreSQL's 63-byte identifiers.
-    if base != collection or len(name) > 54:
-        name = f"{name[:45]}_{hashlib.sha1(collection.encode()).hexdigest()[:8]}"
-    return name
-
-
-@contextmanager
-def _translated(what: str) -> Iterator[None]:
-    try:
-        yield
-    except IndexflowError:
-        raise
-    except psycopg.OperationalError as exc:  # connection lost/refused, timeouts, deadlocks
-        raise StoreUnavailable(f"pgvector {what}: {exc}") from exc
-    except psycopg.errors.UndefinedTable as exc:
-        raise NotFound(f"pgvector {what}: {exc}") from exc
-    except psycopg.DataError as exc:
-        cls = DimensionMismatch if "dimensions" in str(exc) else PermanentError
-        raise cls(f"pgvector {what}: {exc}") from exc
-    except (psycopg.Error, ValueError) as exc:
-        raise PermanentError(f"pgvector {what}: {exc}") from exc
 
 
 class PgVectorStore:
@@ -187,7 +91,7 @@ class PgVectorStore:
         self._own_pool = isinstance(dsn, str)
         self._defer_index = defer_index
         self._built: set[str] = set()  # collections whose HNSW index exists
-        self._pool: Any = _SimplePool(normalise_dsn(dsn)) if isinstance(dsn, str) else dsn
+        self._pool: Any = SimplePool(normalise_dsn(dsn)) if isinstance(dsn, str) else dsn
         self._schema = schema
         self._specs: dict[str, CollectionSpec] = {}
         self._iterative: bool | None = None  # pgvector >= 0.8 (hnsw.iterative_scan), once known
@@ -197,7 +101,7 @@ class PgVectorStore:
     def _ensure_extension(self) -> None:
         if self._iterative is not None:
             return
-        with _translated("create extension"), self._pool.connection() as conn:
+        with translated("create extension"), self._pool.connection() as conn:
             # Workers starting together on a fresh database would race on CREATE EXTENSION.
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('indexflow:create extension vector'))")
             row = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
@@ -220,7 +124,7 @@ class PgVectorStore:
 
     @contextmanager
     def _connection(self, what: str) -> Iterator[psycopg.Connection[Any]]:
-        with _translated(what), self._pool.connection() as conn:
+        with translated(what), self._pool.connection() as conn:
             self._prepare(conn)
             yield conn
 
@@ -262,45 +166,11 @@ class PgVectorStore:
                 flag.
             ConfigurationError: the vector extension is missing and cannot be created.
         """
-        if spec.distance not in _DISTANCES:
+        if spec.distance not in DISTANCES:
             raise PermanentError(f"unknown distance {spec.distance!r}")
         if self._spec(spec.name) is None:
             t, name = self._table(spec.name), table_name(spec.name)
-            ddl = [
-                sql.SQL(
-                    "CREATE TABLE IF NOT EXISTS {t} (id uuid PRIMARY KEY, plan_id bigint, "
-                    "document_id bigint, dataset_id bigint, chunk_id bigint, "
-                    "enabled boolean NOT NULL DEFAULT true, payload jsonb NOT NULL DEFAULT '{{}}', "
-                    "embedding vector({dim}) NOT NULL{lex})"
-                ).format(
-                    t=t,
-                    dim=sql.Literal(int(spec.dimension)),
-                    lex=sql.SQL(", lexical tsvector" if spec.lexical else ""),
-                ),
-                *(
-                    sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON {t} ({c})").format(
-                        i=sql.Identifier(f"{name}_{col[:3]}"), t=t, c=sql.Identifier(col)
-                    )
-                    for col in ("plan_id", "document_id", "dataset_id")
-                ),
-                # metadata filters (``payload @? jsonpath``)
-                sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON {t} USING gin (payload jsonb_path_ops)").format(
-                    i=sql.Identifier(f"{name}_meta"), t=t
-                ),
-                # The HNSW index comes after the first load (build_index): ~5x faster than
-                # inserting into a live graph; until then search is an exact scan.
-                *([] if self._defer_index else [self._hnsw_ddl(spec)]),
-                *(
-                    [
-                        sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON {t} USING gin (lexical)").format(
-                            i=sql.Identifier(f"{name}_lex"), t=t
-                        )
-                    ]
-                    if spec.lexical
-                    else []
-                ),
-                sql.SQL("COMMENT ON TABLE {t} IS {c}").format(t=t, c=sql.Literal(json.dumps(asdict(spec)))),
-            ]
+            ddl = table_ddl(spec, t, with_hnsw=not self._defer_index)
             with self._connection(f"create {spec.name}") as conn:
                 # Serialise concurrent creators: IF NOT EXISTS alone can still race on pg_type.
                 conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{self._schema}.{name}",))
@@ -318,18 +188,6 @@ class PgVectorStore:
                 f"collection {spec.name!r} has (dimension, distance, lexical) {have}, "
                 f"not ({spec.dimension}, {spec.distance!r}, {spec.lexical})"
             )
-
-    def _hnsw_ddl(self, spec: CollectionSpec) -> sql.Composed:
-        return sql.SQL(
-            "CREATE INDEX IF NOT EXISTS {i} ON {t} USING hnsw (embedding {ops}) "
-            "WITH (m = {m}, ef_construction = {ef})"
-        ).format(
-            i=sql.Identifier(f"{table_name(spec.name)}_hnsw"),
-            t=self._table(spec.name),
-            ops=sql.SQL(_DISTANCES[spec.distance][0]),
-            m=sql.Literal(int(spec.hnsw_m)),
-            ef=sql.Literal(int(spec.hnsw_ef_construct)),
-        )
 
     def index_pending(self, collection: str) -> bool:
         """Whether the collection exists without its HNSW index (a first load, deferred)."""
@@ -364,7 +222,7 @@ class PgVectorStore:
                 sql.SQL("SELECT count(*) FROM {t}").format(t=self._table(collection))
             ).fetchone()
             conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
-            conn.execute(self._hnsw_ddl(spec))
+            conn.execute(hnsw_ddl(spec, self._table(spec.name)))
         log.info(
             "pgvector: built the HNSW index of %s after its first load (%s points) in %.1f s",
             collection,
@@ -400,7 +258,7 @@ class PgVectorStore:
             with self._connection(f"upsert {collection}") as own:
                 self._copy_upsert(own, collection, unique, spec.lexical)
             return
-        with _translated(f"upsert {collection}"):
+        with translated(f"upsert {collection}"):
             self._prepare(conn)
             if conn.autocommit:  # no caller transaction to join: make the COPY + merge atomic
                 with conn.transaction():
@@ -480,26 +338,6 @@ class PgVectorStore:
             )
             self._write(collection, query, (enabled, enabled, [uuid.UUID(i) for i in ids]))
 
-    @staticmethod
-    def _where(filters: SearchFilter | None) -> tuple[sql.Composable, list[Any]]:
-        clauses: list[sql.Composable] = [sql.SQL("true")]
-        params: list[Any] = []
-        if filters is not None:
-            for col, ids in (
-                ("dataset_id", filters.dataset_ids),
-                ("document_id", filters.document_ids),
-                ("plan_id", filters.plan_ids),
-            ):
-                if ids is not None:
-                    clauses.append(sql.SQL("{c} = ANY(%s::bigint[])").format(c=sql.Identifier(col)))
-                    params.append([int(i) for i in ids])
-            if filters.only_enabled:
-                clauses.append(sql.SQL("enabled"))
-            for condition in filters.metadata:
-                clauses.append(sql.SQL("payload @? %s::jsonpath"))
-                params.append(_jsonpath(condition))
-        return sql.SQL(" AND ").join(clauses), params
-
     def search(
         self,
         collection: str,
@@ -511,8 +349,8 @@ class PgVectorStore:
         spec = self._spec(collection)
         if spec is None or limit <= 0:
             return []
-        _, op, base, scale = _DISTANCES[spec.distance]
-        where, params = self._where(filters)
+        _, op, base, scale = DISTANCES[spec.distance]
+        where, params = where_clause(filters)
         query = sql.SQL(
             "SELECT id, payload, embedding {op} %s FROM {t} WHERE {w} ORDER BY embedding {op} %s LIMIT %s"
         ).format(op=sql.SQL(op), t=self._table(collection), w=where)
@@ -557,7 +395,7 @@ class PgVectorStore:
             raise InvalidRequest(f"collection {collection!r} has no lexical leg (created without lexical)")
         if limit <= 0 or not text:
             return []
-        where, params = self._where(filters)
+        where, params = where_clause(filters)
         query = sql.SQL(
             "WITH terms AS MATERIALIZED ("
             " SELECT {lexeme} AS q"
@@ -586,7 +424,7 @@ class PgVectorStore:
     def count(self, collection: str, filters: SearchFilter | None = None) -> int:
         if self._spec(collection) is None:
             return 0
-        where, params = self._where(filters)
+        where, params = where_clause(filters)
         query = sql.SQL("SELECT count(*) FROM {t} WHERE {w}").format(t=self._table(collection), w=where)
         try:
             with self._connection(f"count {collection}") as conn:
