@@ -75,13 +75,7 @@ class Ingestion:
         policy: UriPolicy | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> Registered:
-        """Register one document (path, URI or uploaded bytes) and send its work; never waits.
-
-        ``metadata`` (key/value pairs, see :mod:`indexflow.domain.metadata`) is stored with the
-        version and filterable in search; a local file's ``NAME.meta.json`` sidecar adds to it.
-        A ``policy`` (the HTTP API's) checks a source a remote caller named before anything is
-        read or registered, and reads it (``InvalidRequest`` when it refuses).
-        """
+        """``Indexflow.enqueue_source``: register one document and send its work; never waits."""
         return _view(
             self.register(
                 source, dataset=dataset, data=data, profiles=profiles, policy=policy, metadata=metadata
@@ -150,30 +144,8 @@ class Ingestion:
         metadata: Mapping[str, Any] | None = None,
         sync: bool = False,
     ) -> IngestReport:
-        """Ingest files, folders (recursively) and URIs (``s3://bucket/prefix/``: every object
-        under it) into ``dataset``.
-
-        A source whose fingerprint (ETag, or size and mtime) and metadata are those recorded
-        when it was last read, and whose plans are serving or building, is reported
-        ``unchanged`` without being read (no download).
-
-        With ``sync``, every active document of the dataset whose source lies under one of
-        ``paths`` (a folder, a URI prefix) and was not listed this time is deactivated (listed
-        in the report's ``deactivated``); a path whose listing failed deactivates nothing.
-
-        ``metadata`` is given to every document (a file's ``NAME.meta.json`` sidecar overrides
-        its keys for that file); an invalid one raises ``InvalidRequest`` before anything is read.
-
-        Each document is committed and its work enqueued one at a time (memory stays flat). With
-        ``wait`` the call follows progress in the database until every plan has finished.
-
-        With a broker, a needed queue without a live worker raises ``NoWorkers`` before anything
-        is registered, unless ``require_workers`` is false (register now, wait for a worker).
-        A dataset name that does not fit (``indexflow.limits``) raises ``InvalidRequest`` first.
-
-        Returns:
-            A report with one entry per document: its status, plans and any error.
-        """
+        """``Indexflow.ingest`` (its docstring says what each option does): list, skip the unchanged
+        unread, register one document at a time (memory stays flat), sync, wait, report."""
         if isinstance(paths, str):
             paths = [paths]
         with invalid_request():
@@ -275,11 +247,7 @@ class Ingestion:
         registered: int | None = None,
         poll: float = 0.25,
     ) -> Progress:
-        """Block until every plan in ``plan_ids`` is EMBEDDED or FAILED (state read from the DB).
-
-        Raises:
-            TimeoutError: ``timeout`` seconds passed first.
-        """
+        """``Indexflow.wait``: poll the plans' rows until each is EMBEDDED or FAILED."""
         deadline = None if timeout is None else time.monotonic() + timeout
         # Large waits poll less often: each poll reads every plan's row. Small ones start fast
         # and back off, so a plan that finishes in 50 ms is not reported 250 ms late.
