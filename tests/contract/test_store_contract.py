@@ -850,7 +850,7 @@ class TestPgVector(StoreContract):
         store.close()
 
     def test_table_names_are_safe_distinct_and_short(self):
-        from indexflow.stores.pgvector import table_name
+        from indexflow.stores.pgvector_sql import table_name
 
         names = [table_name(n) for n in ("default", "a-b", "a_b", "A_b", "x" * 200, "x" * 201)]
         assert names[0] == "indexflow_vec_default"

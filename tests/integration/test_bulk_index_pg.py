@@ -13,7 +13,8 @@ import pytest
 
 from indexflow import Indexflow
 from indexflow.settings import Settings
-from indexflow.stores.pgvector import PgVectorStore, normalise_dsn, table_name
+from indexflow.stores.pgvector import PgVectorStore
+from indexflow.stores.pgvector_sql import normalise_dsn, table_name
 from indexflow.testing import HashEncoder
 
 pytestmark = pytest.mark.integration
