@@ -7,11 +7,13 @@ import os
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
+    from typer.testing import Result
+
     from indexflow.service import Indexflow
     from indexflow.settings import Settings
 
@@ -83,3 +85,35 @@ def corpus(tmp_path: Path) -> Path:
     ):
         shutil.copy(FIXTURES / name, out / name)
     return out
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Result]]:
+    """The CLI in this process on the shipped doubles: one ``MemoryStore`` and one ``HashEncoder``
+    shared by every command of a test (as one home would be), so no model is loaded. ``run(*args,
+    code=0)`` asserts the exit code and returns typer's ``Result``."""
+    from typer.testing import CliRunner
+
+    import indexflow.service
+    from indexflow.cli import common
+    from indexflow.cli.main import app
+    from indexflow.testing import HashEncoder, MemoryStore
+
+    monkeypatch.setenv("INDEXFLOW_HOME", str(tmp_path / "home"))
+    store, encoder = MemoryStore(), HashEncoder()
+    real = indexflow.service.Indexflow
+
+    def build(settings: Any = None, **kw: Any) -> Any:
+        return real(settings, store=store, encoder=encoder, **kw)
+
+    monkeypatch.setattr(indexflow.service, "Indexflow", build)
+    for c in (common.console, common.err_console):
+        monkeypatch.setattr(c, "_width", 250)
+    runner = CliRunner()
+
+    def run(*args: str, code: int = 0) -> Result:
+        result = runner.invoke(app, list(args))
+        assert result.exit_code == code, (result.exit_code, result.output, result.exception)
+        return result
+
+    yield run

@@ -8,43 +8,15 @@ so no model is loaded.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 pytestmark = pytest.mark.e2e
 
 MARKUP = "Complex numbers: return [obj.real, obj.imag] and [bold]x[/bold] in one line."
-
-
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Result]]:
-    import indexflow.service
-    from indexflow.cli import common
-    from indexflow.cli.main import app
-    from indexflow.testing import HashEncoder, MemoryStore
-
-    monkeypatch.setenv("INDEXFLOW_HOME", str(tmp_path / "home"))
-    store, encoder = MemoryStore(), HashEncoder()
-    real = indexflow.service.Indexflow
-
-    def build(settings: Any = None, **kw: Any) -> Any:
-        return real(settings, store=store, encoder=encoder, **kw)
-
-    monkeypatch.setattr(indexflow.service, "Indexflow", build)
-    for c in (common.console, common.err_console):
-        monkeypatch.setattr(c, "_width", 250)
-    runner = CliRunner()
-
-    def run(*args: str, code: int = 0) -> Result:
-        result = runner.invoke(app, list(args))
-        assert result.exit_code == code, (result.exit_code, result.output, result.exception)
-        return result
-
-    yield run
 
 
 def _docs(tmp_path: Path) -> Path:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 from indexflow.service import Indexflow
 from indexflow.sources.local import Source
@@ -138,34 +138,6 @@ def test_sync_deactivates_nothing_for_a_folder_it_could_not_list(tmp_path: Path,
     # then the listing's failure is reported and no document is deactivated
     assert report.deactivated == [] and "no such file or folder" in str(report.failed[0].error)
     assert [d.is_active for d in ix.documents.list(dataset="docs")] == [True]
-
-
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Result]]:
-    """The CLI in this process on the shipped doubles (one store and encoder: one home)."""
-    import indexflow.service
-    from indexflow.cli import common
-    from indexflow.cli.main import app
-    from indexflow.testing import HashEncoder, MemoryStore
-
-    monkeypatch.setenv("INDEXFLOW_HOME", str(tmp_path / "home"))
-    store, encoder = MemoryStore(), HashEncoder()
-    real = indexflow.service.Indexflow
-
-    def build(settings: Any = None, **kw: Any) -> Any:
-        return real(settings, store=store, encoder=encoder, **kw)
-
-    monkeypatch.setattr(indexflow.service, "Indexflow", build)
-    for c in (common.console, common.err_console):
-        monkeypatch.setattr(c, "_width", 250)
-    runner = CliRunner()
-
-    def run(*args: str, code: int = 0) -> Result:
-        result = runner.invoke(app, list(args))
-        assert result.exit_code == code, (result.exit_code, result.output, result.exception)
-        return result
-
-    yield run
 
 
 def test_cli_ingest_sync_says_how_many_documents_it_deactivated(
