@@ -112,6 +112,10 @@ class Runtime:
         from indexflow.encoders.factory import get_encoder
 
         s = self.settings
+        if s.encoder_threads:
+            from indexflow.encoders.hf import set_encoder_threads
+
+            set_encoder_threads(s.encoder_threads)
         return get_encoder(
             profile.encoder,
             device=s.encoder_device,

@@ -48,12 +48,13 @@ class Settings(BaseSettings):
     encoder_precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     encoder_batch_size: int = Field(default=64, ge=1)
     encoder_backend: Literal["torch", "openvino", "auto"] = Field(
-        default="torch",
-        description="what runs hf models: torch, openvino (pip install 'indexflow[openvino]'), or auto "
-        "(the fastest runtime faithful to torch fp32 on this machine, measured once and cached)",
+        default="auto",
+        description="what runs hf models: torch, openvino, or auto (the fastest runtime faithful to "
+        "torch fp32 on this machine, measured once per machine and cached)",
     )
     cache_dir: Path | None = Field(
-        default=None, description="derived files (converted models, backend choices); default <home>/cache"
+        default=None,
+        description="derived files (converted models, backend choices); default ~/.cache/indexflow",
     )
     encoder_threads: int | None = Field(
         default=None, ge=1, description="torch threads per process (default: all cores; split by --processes)"
@@ -194,7 +195,13 @@ class Settings(BaseSettings):
 
     @property
     def effective_cache_dir(self) -> Path:
-        return self.cache_dir if self.cache_dir is not None else self.home / "cache"
+        """Where derived, machine-wide files go (converted models, ``auto``'s measured choice):
+        ``cache_dir``, else the user's cache (``$XDG_CACHE_HOME/indexflow`` or
+        ``~/.cache/indexflow``), shared by every home on the machine, which is measured and
+        converted once; ``<home>/cache`` where that folder cannot be created."""
+        if self.cache_dir is not None:
+            return self.cache_dir
+        return user_cache_dir() or self.home / "cache"
 
     @property
     def vector_path(self) -> Path:
@@ -247,3 +254,14 @@ def export_environment(name: str, value: str) -> None:
     --metrics-port P`` for its children): the one other place indexflow touches it.
     """
     os.environ[name] = value
+
+
+def user_cache_dir() -> Path | None:
+    """``$XDG_CACHE_HOME/indexflow`` or ``~/.cache/indexflow``, created; None where it cannot be."""
+    root = os.environ.get("XDG_CACHE_HOME") or ""
+    try:
+        folder = (Path(root) if root else Path.home() / ".cache") / "indexflow"
+        folder.mkdir(parents=True, exist_ok=True)
+    except (OSError, RuntimeError):  # no home, or a read-only one
+        return None
+    return folder

@@ -7,6 +7,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -227,3 +228,36 @@ def test_given_openvino_not_importable_then_openvino_is_refused_and_auto_falls_b
 def test_given_settings_openvino_cannot_run_then_configuration_error(kwargs, tmp_path) -> None:
     with pytest.raises(ConfigurationError):
         OpenVINOEncoder(DEFAULT_MODEL, cache_dir=tmp_path, **kwargs)
+
+
+def test_given_a_cached_ir_then_openvino_starts_without_torch_or_transformers(ov_bf16, cache_dir) -> None:
+    # Given the IR converted by the first construction; when a fresh process builds the encoder
+    # on that cache and embeds a text
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from indexflow.encoders.openvino import OpenVINOEncoder\n"
+        f"e = OpenVINOEncoder(precision='bf16', cache_dir=Path({str(cache_dir)!r}))\n"
+        "v = e.encode(['borrowing rules in Rust'])\n"
+        "print(e.converted, v.shape, 'torch' in sys.modules, 'transformers' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    # Then it converted nothing and imported neither torch nor transformers
+    assert done.stdout.split() == ["False", "(1,", "384)", "False", "False"]
+
+
+@pytest.mark.parametrize("pooling", ["mean", "cls", "max", "mean_sqrt_len_tokens", "lasttoken"])
+def test_given_any_pooling_then_the_numpy_pooling_matches_torch(pooling) -> None:
+    import torch
+
+    encoder = HFEncoder(DEFAULT_MODEL, device="cpu", precision="fp32")
+    encoder.pooling = pooling
+    rng = np.random.default_rng(7)
+    hidden = rng.standard_normal((5, 9, 16)).astype(np.float32)
+    lengths = [9, 1, 4, 7, 2]
+    mask = np.array([[1] * n + [0] * (9 - n) for n in lengths], dtype=np.int64)
+    expected = torch.nn.functional.normalize(
+        encoder._pool(torch.from_numpy(hidden), torch.from_numpy(mask)), p=2, dim=1
+    ).numpy()
+    np.testing.assert_allclose(encoder._pool_numpy(hidden, mask), expected, rtol=1e-5, atol=1e-6)

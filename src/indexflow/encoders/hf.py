@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import os
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,6 +21,30 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 # allows longer inputs, and measured no slower than bigger passes on CPU.
 DEFAULT_BATCH_TOKENS = 64 * 256
 _BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
+_threads: int | None = None
+
+
+def set_encoder_threads(threads: int | None) -> None:
+    """Set the threads every encoder built afterwards in this process uses (None: the default).
+
+    Worker processes sharing one machine split its cores this way; torch is told at once only
+    when it is already imported, so a process whose runtime needs no torch never loads it.
+    """
+    global _threads
+    _threads = threads
+    if threads is not None and "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+
+
+def encoder_threads() -> int:
+    """Threads for one forward pass: ``set_encoder_threads``'s value (the ``encoder_threads``
+    setting), else the CPUs this process may run on."""
+    if _threads is not None:
+        return _threads
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 def cpu_has_fast_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
@@ -137,64 +163,48 @@ def json_list(path: Path) -> list[dict[str, Any]]:
     return data
 
 
-class HFEncoder:
-    """Encoder backed by a local transformers model: the folder's pooling (mean, CLS, max,
-    mean/sqrt(len), last token), L2 normalisation, and query / passage prefixes.
-
-    Rows are always L2-normalised (the ``Encoder`` contract), whether or not the folder lists a
-    ``Normalize`` module: for the cosine distance profiles use, that changes nothing.
+class TransformerEncoder:
+    """What every runtime of a local transformers model shares, without torch: the folder's
+    tokenizer, pooling mode, prefixes and limits, length-bucketed batches within a token budget,
+    and the padding tally. A runtime (``HFEncoder`` on torch, ``OpenVINOEncoder``) implements
+    ``_forward``: one padded batch in, its L2-normalised pooled rows out.
     """
 
-    def __init__(
+    name: str
+    device: str
+    precision: str
+    dimension: int
+    max_tokens: int
+
+    def _setup(
         self,
-        model: str = DEFAULT_MODEL,
+        model_dir: Path,
+        model: str,
         *,
-        device: str | None = None,
-        precision: str = "auto",
-        batch_size: int = 64,
-        max_tokens: int | None = None,
-        threads: int | None = None,
-        max_batch_tokens: int = DEFAULT_BATCH_TOKENS,
-        query_prefix: str | None = None,
-        passage_prefix: str | None = None,
+        limit: int,
+        dimension: int,
+        pad_id: int | None,
+        batch_size: int,
+        max_tokens: int | None,
+        max_batch_tokens: int,
+        query_prefix: str | None,
+        passage_prefix: str | None,
     ) -> None:
-        """Load tokenizer and weights once.
+        """Read the folder's tokenizer and sentence-transformers settings (no weights).
 
         Args:
-            model: packaged model id or local folder (sentence-transformers layout or plain HF).
-            device: ``cpu``, ``cuda``, ``cuda:N``; None picks CUDA when available.
-            precision: ``auto`` | ``fp32`` | ``bf16`` | ``fp16`` (autocast; pooling stays fp32).
-            batch_size: most rows per forward pass.
-            max_tokens: truncation length incl. special tokens; None uses the model's own limit
-                (``indexflow.encoders.models.model_max_tokens``: 256 for all-MiniLM-L6-v2).
-            threads: torch intra-op threads (process-wide); None keeps torch's default (all cores).
-            max_batch_tokens: most padded tokens per forward pass.
-            query_prefix: prepended to search queries (``encode``); None takes the folder's
-                ``prompts["query"]`` (``config_sentence_transformers.json``), else none.
-            passage_prefix: prepended to indexed passages (``encode``); None takes the
-                folder's ``prompts["passage"]`` or ``prompts["document"]``, else none.
+            limit: positions the model has (``max_position_embeddings``).
+            dimension: width of the rows (``hidden_size``).
+            pad_id: the model's padding token (None: 0).
 
         Raises:
-            ConfigurationError: the model cannot be found or loaded, or an argument is invalid.
+            ConfigurationError: an invalid setting, or a folder HFEncoder cannot reproduce.
         """
+        from tokenizers import Tokenizer
+
         if batch_size < 1 or max_batch_tokens < 1:
             raise ConfigurationError("batch_size and max_batch_tokens must be positive")
-        # Before importing torch (seconds): a wrong model name fails at once.
-        model_dir = resolve_model_dir(model)
-
-        import torch
-        from tokenizers import Tokenizer
-        from transformers import AutoModel
-
         self.name = model
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.precision = resolve_precision(precision, self.device)
-        if self.precision == "fp16" and not self.device.startswith("cuda"):
-            # fp16 on CPU is emulated and loses range; bf16 is the CPU half type.
-            raise ConfigurationError("precision 'fp16' needs a CUDA device; use 'bf16' on CPU")
-        if threads is not None:
-            torch.set_num_threads(threads)
-
         sbert = read_json(model_dir / "sentence_bert_config.json")
         self.pooling = folder_pooling(model_dir, model)
         folder_query, folder_passage = folder_prompts(model_dir)
@@ -202,24 +212,16 @@ class HFEncoder:
         self.passage_prefix = folder_passage if passage_prefix is None else passage_prefix
         self._lowercase = bool(sbert.get("do_lower_case", False))
         try:
-            # A library, not a notebook: no "Loading weights" progress bar on every worker start.
-            from transformers.utils import logging as hf_logging
-
-            disable_progress_bar: Callable[[], None] = hf_logging.disable_progress_bar
-            disable_progress_bar()
-            self._model = AutoModel.from_pretrained(str(model_dir), local_files_only=True)
-            self._model.eval().to(self.device)
             self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-        except Exception as exc:  # transformers, safetensors and tokenizers each raise their own types
-            raise ConfigurationError(f"cannot load model {model!r} from {model_dir}: {exc}") from exc
-
-        config = self._model.config
-        limit = int(getattr(config, "max_position_embeddings", 512))
+        except Exception as exc:  # tokenizers raises its own Exception subclasses
+            raise ConfigurationError(
+                f"cannot load the tokenizer of {model!r} from {model_dir}: {exc}"
+            ) from exc
         # The same limit the tokenizer side uses to size chunks (special tokens included).
         self.max_tokens = int(model_max_tokens(model) if max_tokens is None else max_tokens)
         if not 2 < self.max_tokens <= limit:
             raise ConfigurationError(f"max_tokens must be in 3..{limit}, not {self.max_tokens}")
-        self.dimension = int(config.hidden_size)
+        self.dimension = int(dimension)
         self.batch_size = batch_size
         self._batch_tokens = max_batch_tokens
         # tokens run so far: the texts' own and the padding their batches added (padding_ratio)
@@ -242,16 +244,11 @@ class HFEncoder:
                 f"the prefixes of {model!r} take {reserve} of its {self.max_tokens} tokens"
             )
         self.max_tokens -= reserve
-        self._pad_id = int(getattr(config, "pad_token_id", None) or 0)
-        self._type_ids = "token_type_ids" in inspect.signature(self._model.forward).parameters
-        self._torch = torch
-        self._autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
+        self._pad_id = int(pad_id or 0)
+        self._type_ids = True
         # One forward at a time: a single pass already spreads over every core, so concurrent
         # passes from worker threads would only fight for them and multiply peak memory.
         self._lock = threading.Lock()
-
-    def __repr__(self) -> str:
-        return f"HFEncoder({self.name!r}, device={self.device!r}, precision={self.precision!r})"
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed indexed passages ``texts`` in order, each after the ``passage_prefix`` (queries:
@@ -330,21 +327,6 @@ class HFEncoder:
             start += rows
         return batches
 
-    def _forward(self, encodings: list[Any], width: int) -> np.ndarray:
-        torch = self._torch
-        arrays = self._pad(encodings, width)
-        try:
-            with self._lock, torch.inference_mode():
-                hidden = self._hidden(arrays)
-                mask = torch.from_numpy(arrays["attention_mask"]).to(hidden.device)
-                # Pool and normalise in fp32 so half precision only touches the transformer body.
-                pooled = self._pool(hidden.float(), mask)
-                vectors = torch.nn.functional.normalize(pooled, p=2, dim=1)
-                result: np.ndarray = vectors.cpu().numpy()
-                return result
-        except RuntimeError as exc:
-            raise EncoderError(f"{self.name}: forward pass failed: {exc}") from exc
-
     def _pad(self, encodings: list[Any], width: int) -> dict[str, np.ndarray]:
         """The model's int64 inputs for one batch, right-padded to ``width`` tokens."""
         ids = np.full((len(encodings), width), self._pad_id, dtype=np.int64)
@@ -359,6 +341,132 @@ class HFEncoder:
         if self._type_ids:
             arrays["token_type_ids"] = types
         return arrays
+
+    def _forward(self, encodings: list[Any], width: int) -> np.ndarray:
+        """One batch of encodings (longest first, ``width`` tokens): its pooled, L2-normalised rows."""
+        raise NotImplementedError
+
+    def _pool_numpy(self, hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """``_pool`` and L2 normalisation in numpy fp32 (runtimes without torch tensors)."""
+        hidden = np.asarray(hidden, dtype=np.float32)
+        weights = mask[..., None].astype(np.float32)
+        if self.pooling == "cls":
+            pooled = hidden[:, 0]
+        elif self.pooling == "lasttoken":  # rows are right-padded: the last token is at len - 1
+            last = np.clip(mask.sum(axis=1) - 1, 0, None)
+            pooled = hidden[np.arange(hidden.shape[0]), last]
+        elif self.pooling == "max":
+            pooled = np.where(weights == 0, np.float32(-1e9), hidden).max(axis=1)
+        else:
+            summed = (hidden * weights).sum(axis=1)
+            counts = np.clip(weights.sum(axis=1), 1e-9, None)
+            pooled = summed / (np.sqrt(counts) if self.pooling == "mean_sqrt_len_tokens" else counts)
+        # torch.nn.functional.normalize: x / max(||x||, 1e-12)
+        norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), np.float32(1e-12))
+        out: np.ndarray = (pooled / norms).astype(np.float32, copy=False)
+        return out
+
+
+class HFEncoder(TransformerEncoder):
+    """Encoder backed by a local transformers model: the folder's pooling (mean, CLS, max,
+    mean/sqrt(len), last token), L2 normalisation, and query / passage prefixes.
+
+    Rows are always L2-normalised (the ``Encoder`` contract), whether or not the folder lists a
+    ``Normalize`` module: for the cosine distance profiles use, that changes nothing.
+    """
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        device: str | None = None,
+        precision: str = "auto",
+        batch_size: int = 64,
+        max_tokens: int | None = None,
+        threads: int | None = None,
+        max_batch_tokens: int = DEFAULT_BATCH_TOKENS,
+        query_prefix: str | None = None,
+        passage_prefix: str | None = None,
+    ) -> None:
+        """Load tokenizer and weights once.
+
+        Args:
+            model: packaged model id or local folder (sentence-transformers layout or plain HF).
+            device: ``cpu``, ``cuda``, ``cuda:N``; None picks CUDA when available.
+            precision: ``auto`` | ``fp32`` | ``bf16`` | ``fp16`` (autocast; pooling stays fp32).
+            batch_size: most rows per forward pass.
+            max_tokens: truncation length incl. special tokens; None uses the model's own limit
+                (``indexflow.encoders.models.model_max_tokens``: 256 for all-MiniLM-L6-v2).
+            threads: torch intra-op threads (process-wide); None keeps torch's default (all cores).
+            max_batch_tokens: most padded tokens per forward pass.
+            query_prefix: prepended to search queries (``encode``); None takes the folder's
+                ``prompts["query"]`` (``config_sentence_transformers.json``), else none.
+            passage_prefix: prepended to indexed passages (``encode``); None takes the
+                folder's ``prompts["passage"]`` or ``prompts["document"]``, else none.
+
+        Raises:
+            ConfigurationError: the model cannot be found or loaded, or an argument is invalid.
+        """
+        # Before importing torch (seconds): a wrong model name fails at once.
+        model_dir = resolve_model_dir(model)
+
+        import torch
+        from transformers import AutoModel
+
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.precision = resolve_precision(precision, self.device)
+        if self.precision == "fp16" and not self.device.startswith("cuda"):
+            # fp16 on CPU is emulated and loses range; bf16 is the CPU half type.
+            raise ConfigurationError("precision 'fp16' needs a CUDA device; use 'bf16' on CPU")
+        if threads is None:
+            threads = _threads
+        if threads is not None:
+            torch.set_num_threads(threads)
+        config = read_json(model_dir / "config.json")
+        self._setup(
+            model_dir,
+            model,
+            limit=int(config.get("max_position_embeddings") or 512),
+            dimension=int(config.get("hidden_size") or 0),
+            pad_id=config.get("pad_token_id"),
+            batch_size=batch_size,
+            max_tokens=max_tokens,
+            max_batch_tokens=max_batch_tokens,
+            query_prefix=query_prefix,
+            passage_prefix=passage_prefix,
+        )
+        try:
+            # A library, not a notebook: no "Loading weights" progress bar on every worker start.
+            from transformers.utils import logging as hf_logging
+
+            disable_progress_bar: Callable[[], None] = hf_logging.disable_progress_bar
+            disable_progress_bar()
+            self._model = AutoModel.from_pretrained(str(model_dir), local_files_only=True)
+            self._model.eval().to(self.device)
+        except Exception as exc:  # transformers and safetensors each raise their own types
+            raise ConfigurationError(f"cannot load model {model!r} from {model_dir}: {exc}") from exc
+        self.dimension = int(self._model.config.hidden_size)
+        self._type_ids = "token_type_ids" in inspect.signature(self._model.forward).parameters
+        self._torch = torch
+        self._autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
+
+    def __repr__(self) -> str:
+        return f"HFEncoder({self.name!r}, device={self.device!r}, precision={self.precision!r})"
+
+    def _forward(self, encodings: list[Any], width: int) -> np.ndarray:
+        torch = self._torch
+        arrays = self._pad(encodings, width)
+        try:
+            with self._lock, torch.inference_mode():
+                hidden = self._hidden(arrays)
+                mask = torch.from_numpy(arrays["attention_mask"]).to(hidden.device)
+                # Pool and normalise in fp32 so half precision only touches the transformer body.
+                pooled = self._pool(hidden.float(), mask)
+                vectors = torch.nn.functional.normalize(pooled, p=2, dim=1)
+                result: np.ndarray = vectors.cpu().numpy()
+                return result
+        except RuntimeError as exc:
+            raise EncoderError(f"{self.name}: forward pass failed: {exc}") from exc
 
     def _hidden(self, arrays: dict[str, np.ndarray]) -> Any:
         """The transformer body: last hidden states ``(rows, width, dimension)`` as a torch tensor.

@@ -1,8 +1,10 @@
 """OpenVINO runtime for Hugging Face models: the transformer body converted once, cached as IR.
 
-``OpenVINOEncoder`` is an ``HFEncoder`` whose forward pass runs on OpenVINO's CPU plugin instead of
-torch: the same tokenizer, length-bucketed batches, pooling and normalisation (inherited), so
-its rows match torch's in shape and normalisation and differ only by kernel rounding.
+``OpenVINOEncoder`` shares ``HFEncoder``'s tokenizer, length-bucketed batches and padding
+(``TransformerEncoder``) and pools and normalises the same way (in numpy), while its forward pass
+runs on OpenVINO's CPU plugin: its rows match torch's in shape and normalisation and differ only
+by kernel rounding. Once the IR is cached, building and running it imports neither torch nor
+transformers (a second off start-up, and ~400 MB less resident memory).
 
 The torch model is converted with ``openvino.convert_model`` on first use and saved as IR
 (``model.xml``/``model.bin``, fp32 weights) under ``<cache_dir>/openvino/<key>/``, the key being
@@ -14,6 +16,7 @@ when the IR is compiled (``INFERENCE_PRECISION_HINT`` bf16 or f32).
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 import os
@@ -21,7 +24,7 @@ import re
 import shutil
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -29,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from indexflow.encoders.hf import DEFAULT_BATCH_TOKENS, HFEncoder
-from indexflow.encoders.models import DEFAULT_MODEL, resolve_model_dir
+from indexflow.encoders.hf import DEFAULT_BATCH_TOKENS, TransformerEncoder, encoder_threads, resolve_precision
+from indexflow.encoders.models import DEFAULT_MODEL, read_json, resolve_model_dir
 from indexflow.errors import ConfigurationError, EncoderError
 
 log = logging.getLogger(__name__)
@@ -109,18 +112,26 @@ def exclusive(path: Path) -> Iterator[None]:
 
 
 def ir_key(model_dir: Path) -> dict[str, str]:
-    """What the cached IR of ``model_dir`` depends on: a new value of any of them converts anew."""
-    import torch
-    import transformers
+    """What the cached IR of ``model_dir`` depends on: a new value of any of them converts anew.
 
+    Package versions are read from their metadata, so computing the key imports no torch."""
     openvino = import_openvino()
     return {
         "model_dir": str(model_dir),
         "weights_sha256": weights_digest(model_dir),
         "openvino": str(openvino.get_version()),
-        "torch": str(torch.__version__),
-        "transformers": str(transformers.__version__),
+        "torch": _version("torch"),
+        "transformers": _version("transformers"),
     }
+
+
+def _version(package: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return ""
 
 
 def ir_folder(cache_dir: Path, model_dir: Path, model: str) -> Path:
@@ -131,7 +142,7 @@ def ir_folder(cache_dir: Path, model_dir: Path, model: str) -> Path:
     return cache_dir / "openvino" / f"{readable}-{tag}"
 
 
-class OpenVINOEncoder(HFEncoder):
+class OpenVINOEncoder(TransformerEncoder):
     """``HFEncoder`` with the transformer body compiled by OpenVINO for the CPU.
 
     Thread-safe like ``HFEncoder``: one inference at a time under the inherited lock (a single
@@ -176,25 +187,29 @@ class OpenVINOEncoder(HFEncoder):
             raise ConfigurationError(
                 f"performance_hint must be one of {PERFORMANCE_HINTS}, not {performance_hint!r}"
             )
-        openvino = import_openvino()  # before loading torch weights: a missing package fails fast
-        super().__init__(
-            model,
-            device="cpu",
-            precision=precision,
-            batch_size=batch_size,
-            max_tokens=max_tokens,
-            threads=threads,
-            query_prefix=query_prefix,
-            passage_prefix=passage_prefix,
-            max_batch_tokens=max_batch_tokens,
-        )
+        openvino = import_openvino()  # before anything else: a missing package fails fast
+        model_dir = resolve_model_dir(model)
+        self.device = "cpu"
+        self.precision = resolve_precision(precision, "cpu")
         if self.precision not in _PRECISION_HINTS:
             raise ConfigurationError(
                 f"the openvino encoder backend runs fp32 or bf16, not {self.precision!r}"
             )
+        config = read_json(model_dir / "config.json")
+        self._setup(
+            model_dir,
+            model,
+            limit=int(config.get("max_position_embeddings") or 512),
+            dimension=int(config.get("hidden_size") or 0),
+            pad_id=config.get("pad_token_id"),
+            batch_size=batch_size,
+            max_tokens=max_tokens,
+            max_batch_tokens=max_batch_tokens,
+            query_prefix=query_prefix,
+            passage_prefix=passage_prefix,
+        )
         self.performance_hint = performance_hint
-        self.threads = int(self._torch.get_num_threads()) if threads is None else threads
-        model_dir = resolve_model_dir(model)
+        self.threads = encoder_threads() if threads is None else threads
         cache_dir = Path(".indexflow") / "cache" if cache_dir is None else cache_dir
         self.ir_dir = ir_folder(cache_dir, model_dir, model)
         self.converted = False
@@ -221,16 +236,28 @@ class OpenVINOEncoder(HFEncoder):
         self._compiled = compiled
         self._request = compiled.create_infer_request()
         self._inputs = {port.get_any_name() for port in compiled.inputs}
-        # The torch weights served only to convert; the compiled model holds its own copy.
-        self._model = None
+        self._type_ids = "token_type_ids" in self._inputs
+        dims = compiled.outputs[0].get_partial_shape()
+        if dims.rank.is_static and dims[2].is_static:
+            self.dimension = int(dims[2].get_length())
 
     def __repr__(self) -> str:
         return f"OpenVINOEncoder({self.name!r}, precision={self.precision!r}, threads={self.threads})"
 
     def _convert(self, openvino: Any, model_dir: Path) -> None:
         """Trace the torch body into IR with dynamic batch and sequence dims; publish it atomically."""
-        torch = self._torch
-        body = _last_hidden_state(self._model).eval()
+        import torch
+        from transformers import AutoModel
+        from transformers.utils import logging as hf_logging
+
+        disable_progress_bar: Callable[[], None] = hf_logging.disable_progress_bar
+        disable_progress_bar()
+        try:
+            model = AutoModel.from_pretrained(str(model_dir), local_files_only=True)
+        except Exception as exc:  # transformers and safetensors each raise their own types
+            raise ConfigurationError(f"cannot load model {self.name!r} from {model_dir}: {exc}") from exc
+        body = _last_hidden_state(model).eval()
+        self._type_ids = "token_type_ids" in inspect.signature(model.forward).parameters
         encodings = self._tokenizer.encode_batch(["an example input", "another"])
         example = self._pad(encodings, max(len(enc.ids) for enc in encodings))
         inputs = [(name, [-1, -1], openvino.Type.i64) for name in example]
@@ -260,18 +287,20 @@ class OpenVINOEncoder(HFEncoder):
         self.converted = True
         log.info("converted %s to OpenVINO IR in %s", self.name, self.ir_dir)
 
-    def _hidden(self, arrays: dict[str, np.ndarray]) -> Any:
-        try:
-            result = self._request.infer(
-                {name: value for name, value in arrays.items() if name in self._inputs},
-                share_inputs=True,
-                share_outputs=True,
-            )
-        except Exception as exc:  # openvino's errors are RuntimeError or its own types
-            raise EncoderError(f"{self.name}: openvino inference failed: {exc}") from exc
-        # Shared with the request's output buffer: pooled (copied) before the next inference,
-        # which the inherited lock guarantees.
-        return self._torch.from_numpy(np.asarray(result[0]))
+    def _forward(self, encodings: list[Any], width: int) -> np.ndarray:
+        arrays = self._pad(encodings, width)
+        with self._lock:
+            try:
+                result = self._request.infer(
+                    {name: value for name, value in arrays.items() if name in self._inputs},
+                    share_inputs=True,
+                    share_outputs=True,
+                )
+            except Exception as exc:  # openvino's errors are RuntimeError or its own types
+                raise EncoderError(f"{self.name}: openvino inference failed: {exc}") from exc
+            # Shared with the request's output buffer: pooled (copied) before the next
+            # inference, which the lock guarantees.
+            return self._pool_numpy(np.asarray(result[0]), arrays["attention_mask"])
 
 
 def _last_hidden_state(model: Any) -> Any:

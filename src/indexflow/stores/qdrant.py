@@ -9,13 +9,24 @@ vector, ``""``) and adds the sparse vector ``bm25`` with the ``IDF`` modifier; p
 ``stores.lexical.document_terms(text)`` (the same analyzer as Qdrant Edge), ``search_lexical``
 queries ``query_terms(text)`` with ``using="bm25"``. The flag is read back from the collection's
 ``sparse_vectors`` config, so a new process knows it without any metadata of ours.
+
+A new collection's HNSW graph is built after its first load (``defer_index``, the
+``DeferredIndexStore`` port), Qdrant's bulk-upload recipe: it is created with ``m=0`` (no graph
+while the points go in; search is exact meanwhile) and the collection's ``metadata`` records the
+intended ``m``/``ef_construct`` under ``indexflow_hnsw``; ``build_index`` then sets the real
+``m`` with ``update_collection``. Later loads write into the live index. On a server the pending
+state is read from the collection itself (``config.hnsw_config.m == 0`` and the marker), so a new
+process knows it; qdrant-client's local mode stores no HNSW config (it reports ``m=16`` whatever
+was asked, and never builds a graph), so there the marker's ``pending`` flag alone tells.
 """
 
 from __future__ import annotations
 
 import enum
+import logging
 import math
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any, TypeVar
@@ -37,11 +48,15 @@ from indexflow.errors import (
 from indexflow.stores import lexical
 from indexflow.stores.base import CollectionSpec, SearchFilter, StoreHit, VectorPoint, meta_fields
 
+log = logging.getLogger(__name__)
+
 T = TypeVar("T")
 M = TypeVar("M")
 _DISTANCES = {"cosine": models.Distance.COSINE, "dot": models.Distance.DOT, "euclid": models.Distance.EUCLID}
 _NAMES = {v: k for k, v in _DISTANCES.items()}
 _INT_FIELDS = ("plan_id", "document_id", "dataset_id")
+# Collection metadata key of a deferred HNSW index: {"m", "ef_construct", "pending"}.
+_HNSW_MARK = "indexflow_hnsw"
 
 
 class _Unset(enum.Enum):
@@ -156,6 +171,22 @@ def _point(p: VectorPoint, with_lexical: bool) -> models.PointStruct:
     return models.PointStruct(id=p.id, vector=vectors, payload=dict(p.payload))
 
 
+def _mark(m: int, ef_construct: int, pending: bool) -> dict[str, Any]:
+    return {"m": m, "ef_construct": ef_construct, "pending": pending}
+
+
+def _marker(info: models.CollectionInfo) -> dict[str, Any] | None:
+    """The ``indexflow_hnsw`` metadata of a collection created with a deferred index, if any."""
+    mark = (info.config.metadata or {}).get(_HNSW_MARK)
+    if not isinstance(mark, dict) or not isinstance(mark.get("m"), int) or mark["m"] <= 0:
+        return None
+    return {
+        "m": mark["m"],
+        "ef_construct": int(mark.get("ef_construct") or 100),
+        "pending": mark.get("pending") is True,
+    }
+
+
 class QdrantStore:
     """Vector store on a Qdrant server, or on qdrant-client's local mode for tests and dev.
 
@@ -167,6 +198,10 @@ class QdrantStore:
         path: folder of a persistent local-mode client.
         client: an already built ``QdrantClient`` (the other connection arguments are ignored).
         batch_size: points per upsert request.
+        defer_index: a new collection is created without an HNSW graph (``m=0``) and
+            ``build_index`` sets the profile's ``m``/``ef_construct`` once its first load is over
+            (the pipeline calls it when no plan of the profile is still building); later loads
+            write into the live index.
     """
 
     def __init__(
@@ -179,6 +214,7 @@ class QdrantStore:
         path: str | None = None,
         client: QdrantClient | None = None,
         batch_size: int = 256,
+        defer_index: bool = True,
     ) -> None:
         if client is None:
             if location is not None or path is not None:
@@ -195,6 +231,8 @@ class QdrantStore:
         self._batch = batch_size
         self._known: dict[str, tuple[int, str, bool]] = {}  # (dimension, distance, lexical)
         self._indexed: set[tuple[str, str]] = set()  # (collection, meta key) indexed by this process
+        self._defer_index = defer_index
+        self._built: set[str] = set()  # collections whose HNSW index is set (never unset by us)
 
     def _call(
         self, what: str, fn: Callable[..., T], *args: Any, missing: M | _Unset = _MISSING, **kw: Any
@@ -238,20 +276,26 @@ class QdrantStore:
                 if spec.lexical
                 else None
             )
+            defer = self._defer_index and spec.hnsw_m > 0
             try:
-                self._call(
-                    f"create {spec.name}",
-                    self._client.create_collection,
-                    spec.name,
-                    vectors_config=models.VectorParams(
-                        size=spec.dimension, distance=_DISTANCES[spec.distance]
-                    ),
-                    sparse_vectors_config=sparse,
-                    hnsw_config=models.HnswConfigDiff(m=spec.hnsw_m, ef_construct=spec.hnsw_ef_construct),
-                )
+                self._create(spec, sparse, defer)
             except PermanentError:
-                if self._params(spec.name) is None:  # not a lost creation race: a real error
+                if self._params(spec.name) is not None:  # a lost creation race
+                    defer = False
+                elif not defer:
                     raise
+                else:  # a server that rejects the metadata field (before 1.16): index kept live
+                    log.warning(
+                        "qdrant: could not create %s with a deferred index; keeping it live", spec.name
+                    )
+                    defer = False
+                    try:
+                        self._create(spec, sparse, defer)
+                    except PermanentError:
+                        if self._params(spec.name) is None:  # a real error
+                            raise
+            if defer:
+                self._check_deferred(spec)
             if not self._local:
                 for field in _INT_FIELDS:
                     self._index(spec.name, field, models.PayloadSchemaType.INTEGER)
@@ -262,6 +306,93 @@ class QdrantStore:
                 f"collection {spec.name!r} has (dimension, distance, lexical) {found}, "
                 f"not ({spec.dimension}, {spec.distance!r}, {spec.lexical})"
             )
+
+    def _create(self, spec: CollectionSpec, sparse: dict[str, Any] | None, defer: bool) -> None:
+        self._call(
+            f"create {spec.name}",
+            self._client.create_collection,
+            spec.name,
+            vectors_config=models.VectorParams(size=spec.dimension, distance=_DISTANCES[spec.distance]),
+            sparse_vectors_config=sparse,
+            hnsw_config=models.HnswConfigDiff(
+                m=0 if defer else spec.hnsw_m, ef_construct=spec.hnsw_ef_construct
+            ),
+            metadata={_HNSW_MARK: _mark(spec.hnsw_m, spec.hnsw_ef_construct, True)} if defer else None,
+        )
+
+    def _check_deferred(self, spec: CollectionSpec) -> None:
+        """Log the deferral, or build the index at once on a server that kept no metadata (Qdrant
+        before 1.16): without the marker no process could tell that the ``m=0`` is temporary."""
+        info = self._call(f"get {spec.name}", self._client.get_collection, spec.name, missing=None)
+        if info is None or _marker(info) is not None:
+            log.info("qdrant: created %s; its HNSW index is built after the first load", spec.name)
+            return
+        log.warning(
+            "qdrant: the server keeps no collection metadata (Qdrant < 1.16); %s keeps its HNSW "
+            "index live while loading",
+            spec.name,
+        )
+        self._call(
+            f"hnsw {spec.name}",
+            self._client.update_collection,
+            spec.name,
+            hnsw_config=models.HnswConfigDiff(m=spec.hnsw_m, ef_construct=spec.hnsw_ef_construct),
+        )
+        self._built.add(spec.name)
+
+    def _pending(self, collection: str) -> tuple[int, int] | None:
+        """The intended (m, ef_construct) of a collection whose HNSW index is still deferred."""
+        if collection in self._built:
+            return None
+        info = self._call(f"get {collection}", self._client.get_collection, collection, missing=None)
+        if info is None:
+            return None
+        mark = _marker(info)
+        # Local mode stores no HNSW config (always reports m=16): the marker alone tells there.
+        pending = mark is not None and mark["pending"] and (self._local or info.config.hnsw_config.m == 0)
+        if mark is None or not pending:
+            self._built.add(collection)  # indexflow never goes back to m=0: ask once
+            return None
+        return mark["m"], mark["ef_construct"]
+
+    def index_pending(self, collection: str) -> bool:
+        """Whether the collection was created without its HNSW graph and has not got it yet (a
+        first load, deferred); read from the collection's config, so any process can tell."""
+        return self._pending(collection) is not None
+
+    def build_index(self, collection: str) -> bool:
+        """Give a deferred collection its profile's HNSW ``m``; True when this call set it.
+
+        On a server the graph is then built in the background by Qdrant's optimizers: the call
+        returns at once, writes go on, and search stays exact (and correct) on the segments not
+        indexed yet. Idempotent; two processes racing here both send the same configuration,
+        which is harmless. Local mode records the change only (it never builds a graph).
+        """
+        intended = self._pending(collection)
+        if intended is None:
+            return False
+        m, ef_construct = intended
+        started = time.monotonic()
+        points = self.count(collection)
+        done = self._call(
+            f"build index {collection}",
+            self._client.update_collection,
+            collection,
+            hnsw_config=models.HnswConfigDiff(m=m, ef_construct=ef_construct),
+            metadata={_HNSW_MARK: _mark(m, ef_construct, False)},
+            missing=None,
+        )
+        if done is None:  # dropped meanwhile
+            return False
+        self._built.add(collection)
+        log.info(
+            "qdrant: built the HNSW index of %s after its first load (%s points) in %.1f s%s",
+            collection,
+            points,
+            time.monotonic() - started,
+            "" if self._local else " (the server indexes it in the background; search stays exact meanwhile)",
+        )
+        return True
 
     def _index(self, collection: str, field: str, schema: models.PayloadSchemaType) -> None:
         self._call(
@@ -452,6 +583,7 @@ class QdrantStore:
 
     def drop_collection(self, collection: str) -> None:
         self._known.pop(collection, None)
+        self._built.discard(collection)
         self._call(f"drop {collection}", self._client.delete_collection, collection, missing=None)
 
     def close(self) -> None:

@@ -8,6 +8,11 @@ by a lock, reads run concurrently).
 Edge has no background flusher or optimiser: writes land in the WAL at once (a reopen replays
 it), segments are flushed at most every ``flush_interval`` seconds and on ``close``, and the
 HNSW graph is built only when ``optimize`` is called (until then search is an exact scan).
+So a load never builds the graph point by point: a new collection gets it after its first load
+(``defer_index``, the ``DeferredIndexStore`` port): the file ``hnsw_pending`` in its folder marks it
+until ``build_index`` runs ``optimize`` (segments under the engine's indexing threshold stay
+exact scans, as Qdrant chooses anyway). Later loads go to an appendable segment, searched exactly
+next to the indexed one, until the next ``optimize``.
 
 A lexical collection (``CollectionSpec.lexical``) keeps the dense vector as the unnamed default
 vector (so shards made before the lexical leg existed open unchanged) and adds a sparse vector
@@ -18,6 +23,7 @@ vector (so shards made before the lexical leg existed open unchanged) and adds a
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
 import threading
@@ -46,11 +52,14 @@ from indexflow.stores.base import CollectionSpec, SearchFilter, StoreHit, Vector
 _DISTANCES = {"cosine": qe.Distance.Cosine, "dot": qe.Distance.Dot, "euclid": qe.Distance.Euclid}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _META = "indexflow.json"
+_PENDING = "hnsw_pending"  # in a collection's folder: its HNSW graph is built after the first load
 _INT_FIELDS = ("plan_id", "document_id", "dataset_id")
 _BATCH = 512
 # The bindings extract a Python bool as an integer (True -> 1), so MatchValue(False) would
 # never match a stored JSON boolean; numpy's bool is not an int subclass and converts correctly.
 _FALSE: Any = np.False_
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -139,10 +148,18 @@ def _edge_point(p: VectorPoint, with_lexical: bool) -> qe.Point:
 
 
 class QdrantEdgeStore:
-    """Embedded vector store: one Qdrant Edge shard per collection under ``path``."""
+    """Embedded vector store: one Qdrant Edge shard per collection under ``path``.
 
-    def __init__(self, path: str | Path, *, flush_interval: float = 5.0) -> None:
+    Args:
+        path: folder of the shards.
+        flush_interval: seconds between segment flushes (the WAL is durable at once).
+        defer_index: a new collection's HNSW graph is built by ``build_index`` once its first
+            load is over (the pipeline calls it when no plan of the profile is still building).
+    """
+
+    def __init__(self, path: str | Path, *, flush_interval: float = 5.0, defer_index: bool = True) -> None:
         self._root = Path(path)
+        self._defer_index = defer_index
         self._flush_interval = flush_interval
         self._shards: dict[str, qe.EdgeShard] = {}
         self._specs: dict[str, CollectionSpec] = {}
@@ -244,6 +261,11 @@ class QdrantEdgeStore:
                     shard = qe.EdgeShard.load(str(folder), config)
                 else:
                     shard = qe.EdgeShard.create(str(folder), config)
+                    if self._defer_index and spec.hnsw_m > 0:
+                        (folder / _PENDING).touch()
+                        log.info(
+                            "qdrant-edge: created %s; its HNSW index is built after the first load", spec.name
+                        )
                 self._shards[spec.name] = shard
                 for field in _INT_FIELDS:
                     shard.update(qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Integer))
@@ -413,6 +435,39 @@ class QdrantEdgeStore:
                 with _translated(f"close {collection}"):
                     shard.close()
             shutil.rmtree(folder, ignore_errors=True)
+
+    def index_pending(self, collection: str) -> bool:
+        """Whether the collection waits for its HNSW graph (a first load, deferred); read from
+        its folder, so a new process knows it."""
+        return self._open(collection) is not None and (self._dir(collection) / _PENDING).exists()
+
+    def build_index(self, collection: str) -> bool:
+        """Build a deferred collection's HNSW graph (``optimize``); True when this call did.
+
+        Blocking, under the store's lock (seconds per 10k vectors): the pipeline calls it only
+        once nothing of the profile is loading. Idempotent.
+        """
+        started = time.monotonic()
+        with self._lock:
+            if not self.index_pending(collection):
+                return False
+            shard = self._require(collection)
+            with _translated(f"build index {collection}"):
+                shard.optimize()
+                shard.flush()
+                info = shard.info()
+            self._dirty.pop(collection, None)
+            (self._dir(collection) / _PENDING).unlink(missing_ok=True)
+        log.info(
+            "qdrant-edge: built the HNSW index of %s after its first load (%s points) in %.1f s%s",
+            collection,
+            info.points_count,
+            time.monotonic() - started,
+            ""
+            if info.indexed_vectors_count >= info.points_count
+            else f" ({info.indexed_vectors_count} in the graph; smaller segments are scanned exactly)",
+        )
+        return True
 
     def optimize(self, collection: str) -> bool:
         """Build the HNSW index and merge segments now (blocking; seconds per 10k vectors).

@@ -226,8 +226,8 @@ def finish_first_loads(rt: Runtime) -> None:
 def finish_first_load(rt: Runtime, profile_id: int, collection: str) -> None:
     """Build a collection's deferred ANN index once none of its profile's plans is loading.
 
-    A store that defers it (``DeferredIndexStore``: PGVector) serves exact search until then;
-    a failure is logged and tried again when the next plan completes.
+    A store that defers it (``DeferredIndexStore``: PGVector, Qdrant, Qdrant Edge) serves exact
+    search until then; a failure is logged and tried again when the next plan completes.
     """
     store = rt.store
     if not isinstance(store, DeferredIndexStore):

@@ -34,9 +34,9 @@ def run_worker(settings: Settings, queues: list[str] | None, threads: int) -> No
             "without a broker, ingest runs its own in-process worker"
         )
     if settings.encoder_threads:
-        import torch
+        from indexflow.encoders.hf import set_encoder_threads
 
-        torch.set_num_threads(settings.encoder_threads)
+        set_encoder_threads(settings.encoder_threads)
     rt = Runtime(settings)
     rt.ensure_schema()
     queues = queues or [settings.plan_queue, settings.embed_queue]

@@ -54,14 +54,24 @@ def engines() -> Iterator[None]:
     clear_encoder_cache()
 
 
-def test_given_no_setting_then_the_backend_is_torch_and_the_cache_lives_in_home(
-    monkeypatch, tmp_path
-) -> None:
+def test_given_no_setting_then_the_backend_is_auto_and_the_cache_is_the_users(monkeypatch, tmp_path) -> None:
     monkeypatch.delenv("INDEXFLOW_ENCODER_BACKEND", raising=False)
     monkeypatch.delenv("INDEXFLOW_CACHE_DIR", raising=False)
-    settings = Settings(home=tmp_path)
-    assert settings.encoder_backend == "torch"
-    assert settings.effective_cache_dir == tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    settings = Settings(home=tmp_path / "home")
+    assert settings.encoder_backend == "auto"
+    # one cache per machine user, shared by every home: measured and converted once
+    assert settings.effective_cache_dir == tmp_path / "xdg" / "indexflow"
+    assert (tmp_path / "xdg" / "indexflow").is_dir()
+    assert Settings(home=tmp_path / "other").effective_cache_dir == settings.effective_cache_dir
+
+
+def test_given_no_writable_user_cache_then_the_cache_lives_in_home(monkeypatch, tmp_path) -> None:
+    monkeypatch.delenv("INDEXFLOW_CACHE_DIR", raising=False)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    assert Settings(home=tmp_path / "home").effective_cache_dir == tmp_path / "home" / "cache"
 
 
 def test_given_the_environment_then_the_backend_and_cache_dir_are_read(monkeypatch, tmp_path) -> None:
