@@ -21,7 +21,10 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q $(WHEELS) -e ".[test,bench]"
 	rm -f $(VENV)/.installed-*; touch $(STAMP)
 
+# Bytecode for the editable sources, so that every command starts without compiling them (where
+# PYTHONDONTWRITEBYTECODE is set, Python would never cache it itself); quick when up to date.
 install: $(STAMP)
+	$(PY) -m compileall -q src > /dev/null
 
 demo: install
 	rm -rf $(DEMO_HOME)

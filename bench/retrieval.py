@@ -28,6 +28,7 @@ import numpy as np
 
 from indexflow import Indexflow
 from indexflow.domain.chunker import split_texts
+from indexflow.domain.context import embedded_text
 from indexflow.encoders.factory import get_encoder
 from indexflow.encoders.tokenizer import load_tokenizer
 from indexflow.errors import IndexflowError
@@ -50,6 +51,10 @@ PROFILES: dict[str, dict[str, Any]] = {
     "dense-254-b254": {**W254, "target_bundle_tokens": 254, **PLAIN},
     "headers": {**W254, "lexical": False, "context_template": HEADER},
     "bm25": {**W254, "lexical": True, "context_template": ""},
+    # the default with another overlap: what the overlap buys in retrieval and costs in tokens
+    "overlap-0": {**W254, "chunk_overlap": 0},
+    "overlap-16": {**W254, "chunk_overlap": 16},
+    "overlap-64": {**W254, "chunk_overlap": 64},
     "headers-bm25-200": {
         "chunk_size": 200,
         "chunk_overlap": 40,
@@ -139,6 +144,7 @@ def indexflow_rows(
             for name in profiles:
                 view = ix.profiles.get(name)
                 chunks = ix.rt.store.count(view.collection)  # one point per chunk
+                tokens = _tokens_embedded(ix, name)
                 modes = ["hybrid", "sparse"] if view.lexical else ["dense"]
                 for mode in modes:
                     for cap in CAPS:
@@ -147,13 +153,30 @@ def indexflow_rows(
                         )
                         label = (
                             f"indexflow {name} ({view.chunk_size}/{view.chunk_overlap}/"
-                            f"{view.target_bundle_tokens}, {chunks} chunks) {mode}, "
+                            f"{view.target_bundle_tokens}, {chunks} chunks, {tokens} tokens) {mode}, "
                             + (f"≤{cap} per doc" if cap else "no cap")
                         )
                         rows[label] = r.profiles[0].metrics
         finally:
             ix.close()
     return rows
+
+
+def _tokens_embedded(ix: Indexflow, profile: str) -> int:
+    """Tokens the encoder read for ``profile``'s active chunks: each chunk's text and its header
+    (the chunk's ``context``), special tokens included: what the profile costs to embed."""
+    from sqlalchemy import text
+
+    with ix.rt.sessions() as s:
+        rows = s.execute(
+            text(
+                "SELECT c.text, c.context FROM chunks c JOIN chunk_plans p ON c.plan_id = p.id "
+                "JOIN index_profiles ip ON p.profile_id = ip.id WHERE ip.name = :n AND p.is_active"
+            ),
+            {"n": profile},
+        ).all()
+    encoder = get_encoder(MODEL)
+    return int(encoder.count_tokens([embedded_text(ctx, body) for body, ctx in rows]))
 
 
 def table(rows: dict[str, dict[str, float]]) -> str:

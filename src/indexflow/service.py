@@ -11,7 +11,7 @@ ix.documents.list(dataset="default")   # and ix.plans, ix.chunks, ix.profiles, i
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from indexflow.encoders.base import Encoder
 from indexflow.errors import InvalidRequest
@@ -25,8 +25,9 @@ from indexflow.runtime import Runtime
 from indexflow.settings import Settings
 from indexflow.sources import Source, UriPolicy
 from indexflow.stores.base import VectorStore
-from indexflow.tasks.runner import TaskRunner
-from indexflow.tasks.webhooks import flush_recorded
+
+if TYPE_CHECKING:  # the runner imports dramatiq: only the commands that run work load it
+    from indexflow.tasks.runner import TaskRunner
 from indexflow.views import (
     DocumentGroup,
     EvalReport,
@@ -84,6 +85,8 @@ class Indexflow:
     def tasks(self) -> TaskRunner:
         """The broker, actors and outbox (built on first use)."""
         if self._tasks is None:
+            from indexflow.tasks.runner import TaskRunner
+
             self._tasks = TaskRunner(self.rt)
         return self._tasks
 
@@ -101,6 +104,8 @@ class Indexflow:
             self._tasks.close()
             self._tasks = None
         else:
+            from indexflow.tasks.webhooks import flush_recorded
+
             flush_recorded(self.rt)  # webhook events recorded without a task runner (e.g. a purge)
         self.rt.close()
 

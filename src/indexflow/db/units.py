@@ -14,9 +14,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import CursorResult, delete, exists, func, or_, select, update
+from sqlalchemy import text as sa_text
 from sqlalchemy.orm import Session
 
-from indexflow.db.models import ChunkPlan, PlanStatus, UnitKind, WorkerBeat, WorkUnit, as_utc, utcnow
+from indexflow.db.models import (
+    ChunkPlan,
+    PlanStatus,
+    UnitKind,
+    WebhookDelivery,
+    WorkerBeat,
+    WorkUnit,
+    as_utc,
+    utcnow,
+)
 
 
 class ClaimLost(Exception):
@@ -76,6 +86,24 @@ def add(
     s.add(unit)
     s.flush()
     return [unit.id]
+
+
+def has_unfinished_work(s: Session) -> bool:
+    """Whether anything is left for a worker: a work unit, a plan neither EMBEDDED nor FAILED
+    (a stranded one the sweeper re-sends), or a webhook delivery not yet made.
+
+    Plain SQL: the command that asks (an ``ingest`` with nothing new) runs no other statement
+    SQLAlchemy would have to compile, and compiling this one costs more than running it."""
+    return bool(s.scalar(_UNFINISHED))
+
+
+_UNFINISHED = sa_text(
+    f"SELECT CASE WHEN EXISTS (SELECT 1 FROM {WorkUnit.__tablename__})"
+    f" OR EXISTS (SELECT 1 FROM {ChunkPlan.__tablename__}"
+    f" WHERE status NOT IN ('{PlanStatus.EMBEDDED.value}', '{PlanStatus.FAILED.value}'))"
+    f" OR EXISTS (SELECT 1 FROM {WebhookDelivery.__tablename__} WHERE delivered_at IS NULL)"
+    " THEN 1 ELSE 0 END"
+)
 
 
 def add_parse(s: Session, version_id: int, queue: str) -> list[int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
@@ -13,7 +14,9 @@ from indexflow.pipeline.machine import Applied, Queues
 from indexflow.runtime import Runtime
 from indexflow.settings import Settings
 from indexflow.stores.base import VectorStore
-from indexflow.tasks.runner import TaskRunner
+
+if TYPE_CHECKING:  # the runner imports dramatiq: only the commands that run work load it
+    from indexflow.tasks.runner import TaskRunner
 
 
 class Context:

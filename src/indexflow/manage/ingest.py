@@ -18,6 +18,7 @@ from typing import Any
 from indexflow.db import documents as docs_repo
 from indexflow.db import plans as plans_repo
 from indexflow.db import profiles as profiles_repo
+from indexflow.db import units as units_repo
 from indexflow.domain import metadata as md
 from indexflow.errors import IndexflowError, InvalidRequest, NotFound, NoWorkers, invalid_request
 from indexflow.limits import FINGERPRINT_MAX
@@ -36,6 +37,14 @@ class _Pending:
     registration: Registration | None = None
     error: str | None = None
     plan_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _Scope:
+    """What one ingest call looks up once for all its files (``Ingestion._ingest_one``)."""
+
+    dataset_id: int | None = None
+    wanted: list[int] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -159,21 +168,31 @@ class Ingestion:
                     f"no worker is listening on {', '.join(missing)}; start one with `indexflow worker` "
                     "(or ingest with --keep-waiting to register now and wait for one)"
                 )
+        worker_started = False
         if self._in_process:
-            # This process is the worker: start it now, so plans left unfinished by an earlier run
-            # (killed mid-ingest) are resumed even if every file is unchanged this time.
-            self._start_worker()
+            # This process is the worker. It starts now when an earlier run left work (killed
+            # mid-ingest: resumed even if every file is unchanged this time), else with the first
+            # document that needs reading: an unchanged re-ingest starts no worker at all.
+            with self._ctx.read() as s:
+                leftover = units_repo.has_unfinished_work(s)
+            if leftover:
+                self._start_worker()
+                worker_started = True
         pending: list[_Pending] = []
         next_report = 0.0
         skipped: list[str] = []
         listing = _Listing()
+        scope = _Scope()
         for src in _safe_expand(paths, pending, skipped, listing):
             entry = _Pending(src.source)
             try:
                 entry.registration = self._ingest_one(
-                    src, dataset=dataset, profiles=profiles, metadata=metadata
+                    src, dataset=dataset, profiles=profiles, metadata=metadata, scope=scope
                 )
                 entry.plan_ids = entry.registration.plan_ids
+                if self._in_process and not worker_started and entry.registration.outcome != "unchanged":
+                    self._start_worker()
+                    worker_started = True
             except IndexflowError as exc:
                 entry.error = str(exc)
             except OSError as exc:
@@ -190,9 +209,18 @@ class Ingestion:
         return self._report(dataset, pending, skipped, deactivated)
 
     def _ingest_one(
-        self, src: Source, *, dataset: str, profiles: list[str] | None, metadata: Mapping[str, Any]
+        self,
+        src: Source,
+        *,
+        dataset: str,
+        profiles: list[str] | None,
+        metadata: Mapping[str, Any],
+        scope: _Scope | None = None,
     ) -> Registration:
-        """Register one listed source, or skip it unread when its fingerprint says it is unchanged."""
+        """Register one listed source, or skip it unread when its fingerprint says it is unchanged.
+
+        ``scope``: the ingest call's dataset id and wanted profile ids, looked up on first use
+        (and again while the dataset does not exist yet)."""
         fingerprint = None
         if src.fingerprint is not None:
             # Metadata is part of a version's identity: the same look with other metadata is a change.
@@ -202,13 +230,19 @@ class Ingestion:
                 fingerprint = "sha256:" + hashlib.sha256(fingerprint.encode()).hexdigest()
             with self._ctx.read() as s:
                 found = None
-                dataset_id = docs_repo.find_dataset_id(s, dataset)
-                if dataset_id is not None:
+                # The dataset and the wanted profiles are looked up once per ingest call, not
+                # per file (an unchanged re-ingest is these lookups and nothing else).
+                scope = scope or _Scope()
+                if scope.dataset_id is None:
+                    scope.dataset_id = docs_repo.find_dataset_id(s, dataset)
                     if profiles:
-                        wanted = [profiles_repo.get_by_name(s, name).id for name in profiles]
+                        scope.wanted = [profiles_repo.get_by_name(s, name).id for name in profiles]
                     else:
-                        wanted = [p.id for p in profiles_repo.active(s)]
-                    found = docs_repo.find_unchanged(s, dataset_id, src.source, fingerprint, wanted)
+                        scope.wanted = [p.id for p in profiles_repo.active(s)]
+                if scope.dataset_id is not None:
+                    found = docs_repo.find_unchanged(
+                        s, scope.dataset_id, src.source, fingerprint, scope.wanted
+                    )
             if found is not None:
                 return Registration(found.document_id, found.version_id, found.plan_ids, "unchanged")
         return self.register(
