@@ -11,6 +11,8 @@ from indexflow.db.migrate import upgrade
 from indexflow.db.models import IndexProfile, utcnow
 from indexflow.db.session import make_engine, make_session_factory
 from indexflow.encoders.base import Encoder
+from indexflow.encoders.engines import default_batch_size
+from indexflow.heap import configure_heap
 from indexflow.pipeline.machine import Queues
 from indexflow.settings import Settings
 from indexflow.stores.base import CollectionSpec, TransactionalStore, VectorStore
@@ -58,6 +60,7 @@ class Runtime:
         self._encoder = encoder
         self._lock = threading.Lock()
         _configure_encoders(settings)
+        configure_heap(settings.malloc_mmap_threshold_kb)  # flat memory under the encoders' passes
         self._collections: set[str] = set()
         self._schema_ready = False
 
@@ -120,7 +123,7 @@ class Runtime:
             profile.encoder,
             device=s.encoder_device,
             precision=s.encoder_precision,
-            batch_size=s.encoder_batch_size,
+            batch_size=s.encoder_batch_size or default_batch_size(s.encoder_device),
             engine=s.encoder_backend,
             cache_dir=s.effective_cache_dir,
         )

@@ -141,6 +141,7 @@ class ServerLike:
         self.rejects_metadata = rejects_metadata
         self.m: dict[str, int] = {}
         self.hnsw_updates: list[tuple[str, int | None, int | None]] = []
+        self.payload_indexes: list[tuple[str, str]] = []
 
     def create_collection(self, name: str, *, hnsw_config: models.HnswConfigDiff, **kw: Any) -> bool:
         if self.rejects_metadata and kw.get("metadata") is not None:
@@ -160,6 +161,11 @@ class ServerLike:
         if not self.keeps_metadata:
             kw.pop("metadata", None)
         return self.inner.update_collection(name, **kw)
+
+    def create_payload_index(self, name: str, field_name: str, **kw: Any) -> bool:
+        # A server builds it; local mode would only warn that it has no effect.
+        self.payload_indexes.append((name, field_name))
+        return True
 
     def get_collection(self, name: str) -> models.CollectionInfo:
         info = self.inner.get_collection(name)

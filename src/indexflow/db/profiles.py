@@ -47,7 +47,7 @@ DEFAULT_PROFILE: dict[str, Any] = {
     "distance": "cosine",
     "max_tokens": 256,
     "chunk_size": 254,
-    "chunk_overlap": 32,
+    "chunk_overlap": 16,  # chosen with bench/retrieval.py: see README "Performance" (overlap)
     "target_bundle_tokens": 512,
     "hnsw_m": 16,
     "hnsw_ef_construct": 100,

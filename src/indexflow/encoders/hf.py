@@ -398,7 +398,8 @@ class HFEncoder(TransformerEncoder):
             max_tokens: truncation length incl. special tokens; None uses the model's own limit
                 (``indexflow.encoders.models.model_max_tokens``: 256 for all-MiniLM-L6-v2).
             threads: torch intra-op threads (process-wide); None keeps torch's default (all cores).
-            max_batch_tokens: most padded tokens per forward pass.
+            max_batch_tokens: most padded tokens per forward pass; on CUDA the default grows to
+                ``batch_size`` rows of 256 tokens (GPUs want big batches; CPUs gain nothing).
             query_prefix: prepended to search queries (``encode``); None takes the folder's
                 ``prompts["query"]`` (``config_sentence_transformers.json``), else none.
             passage_prefix: prepended to indexed passages (``encode``); None takes the
@@ -418,6 +419,9 @@ class HFEncoder(TransformerEncoder):
         if self.precision == "fp16" and not self.device.startswith("cuda"):
             # fp16 on CPU is emulated and loses range; bf16 is the CPU half type.
             raise ConfigurationError("precision 'fp16' needs a CUDA device; use 'bf16' on CPU")
+        if self.device.startswith("cuda") and max_batch_tokens == DEFAULT_BATCH_TOKENS:
+            # A GPU runs big batches best: the token budget grows with the rows asked for.
+            max_batch_tokens = max(DEFAULT_BATCH_TOKENS, batch_size * 256)
         if threads is None:
             threads = _threads
         if threads is not None:

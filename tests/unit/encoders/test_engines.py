@@ -132,3 +132,15 @@ def test_a_decision_survives_its_json_and_refuses_another_format() -> None:
     )
     with pytest.raises(ValueError):
         EngineDecision.from_json(decision.to_json().replace('"version": 1', '"version": 0'))
+
+
+def test_given_a_device_then_the_rows_per_pass_suit_it(monkeypatch) -> None:
+    from indexflow.encoders import engines
+
+    assert engines.default_batch_size("cpu") == engines.CPU_BATCH_ROWS == 64
+    assert engines.default_batch_size("cuda") == engines.default_batch_size("cuda:1") == 512
+    # No device named: the one default_device picks (no NVIDIA driver here: the CPU)
+    monkeypatch.setattr(engines, "default_device", lambda: "cuda")
+    assert engines.default_batch_size(None) == 512
+    monkeypatch.setattr(engines, "default_device", lambda: "cpu")
+    assert engines.default_batch_size(None) == 64

@@ -1,0 +1,59 @@
+"""The process heap: large blocks go back to the system when freed (glibc), so RSS stays flat.
+
+glibc serves a block of ``M_MMAP_THRESHOLD`` bytes or more with its own ``mmap`` and unmaps it
+when freed. By default that threshold is dynamic: each freed mapped block raises it to the
+block's size (up to 32 MB), so after the first few forward passes every activation tensor of
+an encoder (MBs each) is carved out of the heap arenas instead, one arena per thread that ever
+ran a pass. Those arenas are never handed back whole and fragment: on ``indexflow ingest`` of
+32 MB of HTML with all-MiniLM-L6-v2 (2 worker threads) the process grew to 3.1 GB, and kept
+growing with the corpus. A fixed threshold keeps activations in mappings that are returned on
+free; the same run peaks below 1 GB (``bench/memory.py``), no slower.
+
+:func:`configure_heap` sets it once per process (``Settings.malloc_mmap_threshold_kb``; the
+runtime calls it). Elsewhere than glibc (musl, macOS) it does nothing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import platform
+import threading
+
+log = logging.getLogger(__name__)
+
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter (malloc.h)
+MAX_THRESHOLD_KB = 32 * 1024  # glibc refuses more than HEAP_MAX_SIZE / 2 on 64-bit systems
+
+_lock = threading.Lock()
+_applied: int | None = None
+
+
+def configure_heap(mmap_threshold_kb: int) -> bool:
+    """Fix glibc's mmap threshold at ``mmap_threshold_kb`` KiB (0: keep glibc's dynamic one).
+
+    The first non-zero call of a process wins (the heap is the process's, not a runtime's);
+    returns whether the threshold is now set as asked.
+    """
+    global _applied
+    if mmap_threshold_kb <= 0:
+        return False
+    with _lock:
+        if _applied is not None:
+            return _applied == mmap_threshold_kb
+        _applied = -1
+        if platform.libc_ver()[0] != "glibc":
+            return False
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            ok = bool(libc.mallopt(M_MMAP_THRESHOLD, min(mmap_threshold_kb, MAX_THRESHOLD_KB) * 1024))
+        except (OSError, AttributeError) as exc:
+            log.debug("cannot set the mmap threshold: %s", exc)
+            return False
+        if ok:
+            _applied = mmap_threshold_kb
+        return ok
+
+
+__all__ = ["configure_heap"]
