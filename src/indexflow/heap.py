@@ -2,12 +2,14 @@
 
 glibc serves a block of ``M_MMAP_THRESHOLD`` bytes or more with its own ``mmap`` and unmaps it
 when freed. By default that threshold is dynamic: each freed mapped block raises it to the
-block's size (up to 32 MB), so after the first few forward passes every activation tensor of
-an encoder (MBs each) is carved out of the heap arenas instead, one arena per thread that ever
-ran a pass. Those arenas are never handed back whole and fragment: on ``indexflow ingest`` of
-32 MB of HTML with all-MiniLM-L6-v2 (2 worker threads) the process grew to 3.1 GB, and kept
-growing with the corpus. A fixed threshold keeps activations in mappings that are returned on
-free; the same run peaks below 1 GB (``bench/memory.py``), no slower.
+block's size (up to 32 MB), so after the first forward passes every activation tensor of an
+encoder (MBs each) is carved out of the heap arenas instead, one arena per thread that ran a
+pass. Those arenas fragment and are not handed back: ``indexflow ingest`` of 8 MB of HTML with
+all-MiniLM-L6-v2 on torch (2 worker threads) peaked at 2.3 GB, 32 MB at 3.1 GB, growing with
+the corpus. With the threshold fixed at 1 MiB activations live in mappings returned on free:
+1.1 GB for the same 8 MB (``bench/memory.py``), 0.76 GB instead of 0.86 GB on OpenVINO. The
+price is page faults on each fresh mapping: on torch the encoder alone spent about a third more
+CPU time (system time, zeroing fresh pages), its wall time within this machine's noise.
 
 :func:`configure_heap` sets it once per process (``Settings.malloc_mmap_threshold_kb``; the
 runtime calls it). Elsewhere than glibc (musl, macOS) it does nothing.
