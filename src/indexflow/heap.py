@@ -58,4 +58,9 @@ def configure_heap(mmap_threshold_kb: int) -> bool:
         return ok
 
 
-__all__ = ["configure_heap"]
+def applied_threshold_kb() -> int:
+    """The threshold ``configure_heap`` set in this process, in KiB (0: none, glibc's own)."""
+    return _applied if _applied is not None and _applied > 0 else 0
+
+
+__all__ = ["applied_threshold_kb", "configure_heap"]

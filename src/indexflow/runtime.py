@@ -11,7 +11,6 @@ from indexflow.db.migrate import upgrade
 from indexflow.db.models import IndexProfile, utcnow
 from indexflow.db.session import make_engine, make_session_factory
 from indexflow.encoders.base import Encoder
-from indexflow.encoders.engines import default_batch_size
 from indexflow.heap import configure_heap
 from indexflow.pipeline.machine import Queues
 from indexflow.settings import Settings
@@ -112,6 +111,7 @@ class Runtime:
         """The injected encoder, else the profile's (shared by the process, see ``get_encoder``)."""
         if self._encoder is not None:
             return self._encoder
+        from indexflow.encoders.engines import default_batch_size
         from indexflow.encoders.factory import get_encoder
 
         s = self.settings

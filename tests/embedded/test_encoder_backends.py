@@ -261,3 +261,29 @@ def test_given_any_pooling_then_the_numpy_pooling_matches_torch(pooling) -> None
         encoder._pool(torch.from_numpy(hidden), torch.from_numpy(mask)), p=2, dim=1
     ).numpy()
     np.testing.assert_allclose(encoder._pool_numpy(hidden, mask), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_given_the_default_sample_then_auto_measures_in_a_child_process(tmp_path, caplog) -> None:
+    import indexflow.encoders.engines as engines
+
+    caplog.set_level(logging.INFO, logger="indexflow.encoders.engines")
+    measured_here: list[str] = []
+    original = engines._measure
+
+    def spy(*args, **kwargs):  # the in-process fallback must not run
+        measured_here.append("here")
+        return original(*args, **kwargs)
+
+    engines._measure = spy
+    try:
+        # When auto measures on its own sample (no texts given), fp32 only: two candidates
+        decision = choose_engine(DEFAULT_MODEL, device="cpu", precision="fp32", cache_dir=tmp_path)
+    finally:
+        engines._measure = original
+    # Then a child process measured both and wrote the decision this process read back
+    assert measured_here == [] and not decision.cached
+    assert {(t.engine, t.precision) for t in decision.trials} == {("torch", "fp32"), ("openvino", "fp32")}
+    faithful = [t for t in decision.trials if t.faithful]
+    assert faithful and max(faithful, key=lambda t: t.tokens_per_s).engine == decision.engine
+    assert len(list((tmp_path / "engines").glob("*.json"))) == 1
+    assert any("measuring torch fp32, openvino fp32" in m for m in caplog.messages)

@@ -10,6 +10,7 @@ faithful one, and caches that decision as JSON under ``<cache_dir>/engines/`` ke
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import logging
@@ -268,7 +269,84 @@ def choose_engine(
     with exclusive(path.with_suffix(".lock")):
         if not refresh and (decision := _cached(path)) is not None:
             return decision
+        log.warning(
+            "encoder backend auto: measuring %s on %d texts, once for this machine (cached in %s)",
+            ", ".join(f"{engine} {chosen}" for engine, chosen in candidates),
+            len(sample),
+            path.parent,
+        )
+        measured = texts is None and _measure_in_child(model, device, candidates, key, path, cache_dir)
+        if measured and (decision := _cached(path)) is not None:
+            decision.cached = False  # measured just now, by the child
+            return decision
         return _measure(model, device, candidates, sample, key, path, cache_dir)
+
+
+def _measure_in_child(
+    model: str,
+    device: str,
+    candidates: list[tuple[str, str]],
+    key: dict[str, Any],
+    path: Path,
+    cache_dir: Path,
+) -> bool:
+    """Measure in a child process (``python -m indexflow.encoders.engines``), which writes the
+    decision to ``path``: the candidates' runtimes and weights (torch among them) never load
+    into this process, whose memory stays that of the runtime chosen. False when the child
+    failed (the caller then measures here)."""
+    import subprocess
+    import sys
+
+    from indexflow.encoders.hf import encoder_threads
+    from indexflow.heap import applied_threshold_kb
+
+    job = {
+        "mmap_threshold_kb": applied_threshold_kb(),
+        "model": model,
+        "device": device,
+        "candidates": candidates,
+        "key": key,
+        "path": str(path),
+        "cache_dir": str(cache_dir),
+        "threads": encoder_threads(),
+    }
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "indexflow.encoders.engines"],
+            input=json.dumps(job),
+            capture_output=True,
+            text=True,
+            timeout=3600,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.warning("encoder backend auto: cannot measure in a child process (%s); measuring here", exc)
+        return False
+    if done.returncode != 0:
+        log.warning(
+            "encoder backend auto: the measuring process failed (%s); measuring here: %s",
+            done.returncode,
+            done.stderr.strip()[-2000:],
+        )
+        return False
+    return True
+
+
+def _child_main() -> None:
+    """``python -m indexflow.encoders.engines``: measure the job read from stdin (JSON)."""
+    import sys
+
+    from indexflow.encoders.hf import set_encoder_threads
+    from indexflow.encoders.models import resolve_model_dir
+    from indexflow.heap import configure_heap
+
+    job = json.loads(sys.stdin.read())
+    configure_heap(int(job.get("mmap_threshold_kb") or 0))  # the parent's heap policy
+    set_encoder_threads(int(job["threads"]))
+    model, device = str(job["model"]), str(job["device"])
+    sample = sample_texts(resolve_model_dir(model))
+    candidates = [(str(engine), str(precision)) for engine, precision in job["candidates"]]
+    key = dict(job["key"])
+    _measure(model, device, candidates, sample, key, Path(job["path"]), Path(job["cache_dir"]))
 
 
 def _cached(path: Path) -> EngineDecision | None:
@@ -297,53 +375,55 @@ def _measure(
 ) -> EngineDecision:
     from indexflow.encoders.hf import HFEncoder
 
-    log.warning(
-        "encoder backend auto: measuring %s on %d texts, once for this machine (cached in %s)",
-        ", ".join(f"{engine} {chosen}" for engine, chosen in candidates),
-        len(sample),
-        path.parent,
-    )
     reference = HFEncoder(model, device=device, precision="fp32")
     expected = reference.encode(sample)
-    trials: list[Trial] = []
-    live: list[tuple[Trial, Encoder]] = []
-    for engine, chosen in candidates:
-        trial = Trial(engine, chosen)
-        trials.append(trial)
-        try:
-            candidate = (
-                reference
-                if (engine, chosen) == ("torch", "fp32")
-                else _build(model, engine, device, chosen, cache_dir)
-            )
-            trial.min_cos, trial.mean_cos = cosines(candidate.encode(sample), expected)  # also a warm-up
-        except Exception as exc:  # noqa: BLE001 - a failing candidate is only removed from the choice
-            trial.error = f"{type(exc).__name__}: {exc}"
-            log.warning("encoder backend auto: %s %s skipped: %s", engine, chosen, trial.error)
-            continue
-        trial.faithful = trial.min_cos >= FIDELITY_GATE
-        if not trial.faithful:
-            log.warning(
-                "encoder backend auto: %s %s skipped: min cosine %.6f < %s",
-                engine,
-                chosen,
-                trial.min_cos,
-                FIDELITY_GATE,
-            )
-            continue
-        live.append((trial, candidate))
-    # Timed in interleaved rounds, best round kept: a noisy neighbour slows every candidate alike.
     # Half the sample is timed (the whole of it was run once by the fidelity check, a warm-up).
     timed = sample[: max(1, len(sample) // 2)]
     timed_tokens = reference.count_tokens(timed)
-    best_seconds = {id(trial): float("inf") for trial, _ in live}
-    for _ in range(_ROUNDS):
-        for trial, candidate in live:
-            began = time.perf_counter()
-            candidate.encode(timed)
-            best_seconds[id(trial)] = min(best_seconds[id(trial)], time.perf_counter() - began)
-    for trial, _ in live:
-        trial.tokens_per_s = timed_tokens / best_seconds[id(trial)]
+    trials = [Trial(engine, chosen) for engine, chosen in candidates]
+    best_seconds = {id(trial): float("inf") for trial in trials}
+    # Timed in rounds, best round kept: a noisy neighbour slows every candidate alike. One
+    # candidate is alive at a time (built again each round), so the measuring process holds one
+    # runtime's weights and activations beside the reference's, not all of them at once.
+    for round_ in range(_ROUNDS):
+        for trial in trials:
+            if trial.error or (round_ and not trial.faithful):
+                continue
+            candidate: Encoder | None = None
+            try:
+                candidate = (
+                    reference
+                    if (trial.engine, trial.precision) == ("torch", "fp32")
+                    else _build(model, trial.engine, device, trial.precision, cache_dir)
+                )
+                if not round_:  # the fidelity gate, which is also the warm-up
+                    trial.min_cos, trial.mean_cos = cosines(candidate.encode(sample), expected)
+                    trial.faithful = trial.min_cos >= FIDELITY_GATE
+                    if not trial.faithful:
+                        log.warning(
+                            "encoder backend auto: %s %s skipped: min cosine %.6f < %s",
+                            trial.engine,
+                            trial.precision,
+                            trial.min_cos,
+                            FIDELITY_GATE,
+                        )
+                        continue
+                else:
+                    candidate.encode(timed[:16])  # warm the rebuilt runtime before timing it
+                began = time.perf_counter()
+                candidate.encode(timed)
+                best_seconds[id(trial)] = min(best_seconds[id(trial)], time.perf_counter() - began)
+            except Exception as exc:  # noqa: BLE001 - a failing candidate is only removed from the choice
+                trial.error, trial.faithful = f"{type(exc).__name__}: {exc}", False
+                log.warning(
+                    "encoder backend auto: %s %s skipped: %s", trial.engine, trial.precision, trial.error
+                )
+            finally:
+                candidate = None  # the reference lives on; any other runtime is freed here
+                gc.collect()
+    for trial in trials:
+        if trial.faithful:
+            trial.tokens_per_s = timed_tokens / best_seconds[id(trial)]
     faithful = [trial for trial in trials if trial.faithful]
     if faithful:
         best = max(faithful, key=lambda trial: trial.tokens_per_s)
@@ -421,3 +501,7 @@ def _write(path: Path, text: str) -> None:
     staging = path.with_suffix(f".{os.getpid()}.tmp")
     staging.write_text(text, encoding="utf-8")
     os.replace(staging, path)
+
+
+if __name__ == "__main__":
+    _child_main()
