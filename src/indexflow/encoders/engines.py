@@ -2,10 +2,11 @@
 
 Every runtime is gated by fidelity: its rows must keep a cosine of at least ``FIDELITY_GATE``
 with torch fp32's on real text (``check_fidelity``), or it is not used. ``auto`` measures each
-available (runtime, precision) once per machine on a fixed sample of real text — indexflow's own
-source, cut into chunks of varied length — for throughput and fidelity, picks the fastest
-faithful one, and caches that decision as JSON under ``<cache_dir>/engines/`` keyed by the CPU
-(model name and flags), the thread count, the model's weights and the package versions.
+available (runtime, precision) once per machine on a fixed sample of real text — the Python
+standard library's source, cut into chunks of varied length — for throughput and fidelity, in a
+child process (``python -m indexflow.encoders.engines``), picks the fastest faithful one, and
+caches that decision as JSON under ``<cache_dir>/engines/`` keyed by the CPU (model name and
+flags), the thread count, the model's weights and the package versions.
 """
 
 from __future__ import annotations
@@ -89,17 +90,18 @@ def cosines(vectors: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
 
 def sample_texts(model_dir: Path, n: int = SAMPLE_SIZE) -> list[str]:
     """``n`` chunks of real text of varied length (8 to 250 tokens), the same on every machine
-    running the same indexflow: cut from indexflow's own source files with the tokenizer of the
-    model in ``model_dir``."""
+    with the same Python: cut from the standard library's source files (prose docstrings and
+    code; they ship with every Python and change only with it, so editing indexflow does not
+    invalidate the cached decisions) with the tokenizer of the model in ``model_dir``."""
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
     tokenizer.no_truncation()
     tokenizer.no_padding()
-    root = Path(__file__).resolve().parents[1]
+    root = Path(os.__file__).resolve().parent
     widths = (8, 24, 250, 64, 120, 40, 180, 16)
     chunks: list[str] = []
-    for path in sorted(root.rglob("*.py")):
+    for path in sorted(root.glob("*.py")):
         text = " ".join(path.read_text(encoding="utf-8", errors="ignore").split())
         offsets = [
             span for span in tokenizer.encode(text, add_special_tokens=False).offsets if span[1] > span[0]
