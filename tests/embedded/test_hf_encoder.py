@@ -164,24 +164,49 @@ def test_the_encoder_truncates_at_the_same_limit(fp32_encoder) -> None:
     assert loaded.truncation is None and loaded.padding is None
 
 
+def _passes(lengths: list[int], rows: int) -> list[list[int]]:
+    """The documented cut (hf._batches): longest first, at most ``rows`` per pass, a new pass
+    for a row under half its pass's longest."""
+    passes: list[list[int]] = []
+    for n in sorted(lengths, reverse=True):
+        if passes and len(passes[-1]) < rows and n >= passes[-1][0] * 0.5:
+            passes[-1].append(n)
+        else:
+            passes.append([n])
+    return passes
+
+
+def _padding(passes: list[list[int]]) -> int:
+    """Padded minus real tokens, each pass padded to its longest rounded up to 16."""
+    return sum(-(-p[0] // 16) * 16 * len(p) - sum(p) for p in passes)
+
+
 def test_padding_is_counted_per_batch_and_length_bucketing_keeps_it_small(fp32_encoder):
     from indexflow.observability.metrics import ENCODER_TOKENS
 
-    texts = ["short one", "a much longer sentence " * 12, "mid length text " * 4, "tiny"]
+    texts = ["short one", "a much longer sentence " * 12, "mid length text " * 4, "tiny", "also tiny"]
     lengths = [len(e.ids) for e in fp32_encoder._tokenizer.encode_batch(texts)]
     real0, pad0 = fp32_encoder.tokens_real, fp32_encoder.tokens_padding
     counted0 = ENCODER_TOKENS.labels(fp32_encoder.name, "padding")._value.get()
     fp32_encoder.encode(texts)
-    # one batch (batch_size 64): every row padded to the longest
+    # batch_size 64: the long row, the mid one, the short ones each in a pass of their own length
+    passes = _passes(lengths, 64)
+    assert len(passes) == 3
     assert fp32_encoder.tokens_real - real0 == sum(lengths)
-    assert fp32_encoder.tokens_padding - pad0 == max(lengths) * len(texts) - sum(lengths) > 0
-    assert ENCODER_TOKENS.labels(fp32_encoder.name, "padding")._value.get() - counted0 == (
-        max(lengths) * len(texts) - sum(lengths)
-    )
-    # sorted into token-budget batches, similar lengths share a batch: little padding overall
+    assert fp32_encoder.tokens_padding - pad0 == _padding(passes) > 0
+    assert ENCODER_TOKENS.labels(fp32_encoder.name, "padding")._value.get() - counted0 == _padding(passes)
+    # far less than padding every row to the longest in one pass
+    assert _padding(passes) < -(-max(lengths) // 16) * 16 * len(texts) - sum(lengths)
+    # two rows per pass at most: the cut follows the row limit too
     narrow = HFEncoder(DEFAULT_MODEL, device="cpu", precision="fp32", batch_size=2)
     narrow.encode(texts)
-    ordered = sorted(lengths, reverse=True)
-    expected = sum(max(pair) * len(pair) - sum(pair) for pair in (ordered[:2], ordered[2:]))
-    assert narrow.tokens_padding == expected < max(lengths) * len(texts) - sum(lengths)
+    expected = _padding(_passes(lengths, 2))
+    assert narrow.tokens_padding == expected
     assert narrow.padding_ratio == pytest.approx(expected / sum(lengths))
+
+
+def test_rounded_and_split_passes_give_the_vectors_of_one_text_at_a_time(fp32_encoder):
+    texts = ["short one", "a much longer sentence " * 12, "mid length text " * 4, "tiny"]
+    together = fp32_encoder.encode(texts)
+    alone = np.vstack([fp32_encoder.encode([text]) for text in texts])
+    np.testing.assert_allclose(together, alone, atol=1e-5)
