@@ -31,9 +31,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # the runtime configures this module at start: no numpy for that
+    import numpy as np
 
 from indexflow.encoders.estimate import ESTIMATE_TOKENIZER, EstimateTokenizer
 from indexflow.encoders.options import PREFIX_OPTIONS, int_option, split_options
@@ -171,6 +172,8 @@ class OpenAIEncoder:
     # -- batching ---------------------------------------------------------------------------
 
     def _encode(self, texts: Sequence[str], prefix: str) -> np.ndarray:
+        import numpy as np
+
         if isinstance(texts, str | bytes) or not isinstance(texts, Sequence):
             raise EncoderError(f"encode() takes a sequence of strings, not {type(texts).__name__}")
         items = list(texts)
@@ -205,6 +208,8 @@ class OpenAIEncoder:
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         """One request; halves a batch the provider finds too large, shortens a single text."""
+        import numpy as np
+
         try:
             return self._post(texts)
         except _TooLarge as exc:
@@ -252,6 +257,8 @@ class OpenAIEncoder:
             self._sleep(max(0.0, delay))
 
     def _vectors(self, response: Any, n: int) -> np.ndarray:
+        import numpy as np
+
         try:
             data = response.json()["data"]
             rows = sorted(data, key=lambda item: int(item.get("index", 0)))
