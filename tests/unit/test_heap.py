@@ -6,8 +6,6 @@ import platform
 import subprocess
 import sys
 
-import pytest
-
 from indexflow.heap import configure_heap
 from indexflow.settings import Settings
 
@@ -20,15 +18,17 @@ def test_default_setting_is_one_mib() -> None:
     assert Settings().malloc_mmap_threshold_kb == 1024
 
 
-@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's mallopt only")
 def test_first_call_of_a_process_wins() -> None:
     # A fresh interpreter: this test process's runtimes have set the threshold already.
     code = (
-        "from indexflow.heap import configure_heap\n"
-        "print(configure_heap(2048), configure_heap(2048), configure_heap(4096))\n"
+        "from indexflow.heap import applied_threshold_kb, configure_heap\n"
+        "print(configure_heap(2048), configure_heap(2048), configure_heap(4096), applied_threshold_kb())\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["True", "True", "False"]
+    if platform.libc_ver()[0] == "glibc":
+        assert out.stdout.split() == ["True", "True", "False", "2048"]
+    else:  # no mallopt: nothing is set, and it says so
+        assert out.stdout.split() == ["False", "False", "False", "0"]
 
 
 def test_runtime_sets_it(tmp_path: object) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from indexflow.encoders.folders import folder_pooling, folder_prompts
 from indexflow.encoders.models import DEFAULT_MODEL, model_max_tokens, read_json, resolve_model_dir
 from indexflow.errors import ConfigurationError, EncoderError
 from indexflow.observability import metrics
@@ -85,91 +86,6 @@ def resolve_precision(precision: str, device: str) -> str:
     return precision
 
 
-POOLING_MODES = ("mean", "cls", "max", "mean_sqrt_len_tokens", "lasttoken")
-# sentence-transformers' legacy boolean keys (1_Pooling/config.json before v5) and their modes.
-_LEGACY_POOLING = {
-    "pooling_mode_cls_token": "cls",
-    "pooling_mode_max_tokens": "max",
-    "pooling_mode_mean_tokens": "mean",
-    "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
-    "pooling_mode_weightedmean_tokens": "weightedmean",
-    "pooling_mode_lasttoken": "lasttoken",
-}
-# The sentence-transformers modules HFEncoder reproduces; any other (Dense, LayerNorm…) would
-# change the vectors, so such a folder is refused rather than embedded wrongly.
-_SUPPORTED_MODULES = frozenset({"Transformer", "Pooling", "Normalize"})
-
-
-def folder_pooling(model_dir: Path, model: str) -> str:
-    """The pooling mode a sentence-transformers folder declares (``mean`` for a plain HF folder).
-
-    Reads ``modules.json`` (which folder holds the Pooling module, default ``1_Pooling``) and its
-    ``config.json``: either ``pooling_mode`` (sentence-transformers 5+) or the legacy
-    ``pooling_mode_*_token(s)`` booleans.
-
-    Raises:
-        ConfigurationError: a module HFEncoder cannot reproduce (Dense, …), several pooling
-            modes at once (concatenated vectors), ``weightedmean``, or ``include_prompt: false``.
-    """
-    pooling_dir = model_dir / "1_Pooling"
-    modules = json_list(model_dir / "modules.json")
-    for module in modules:
-        kind = str(module.get("type", "")).rsplit(".", 1)[-1]
-        if kind not in _SUPPORTED_MODULES:
-            raise ConfigurationError(
-                f"model {model!r} has a {kind or '?'} module; HFEncoder reproduces only "
-                f"{', '.join(sorted(_SUPPORTED_MODULES))}"
-            )
-        if kind == "Pooling":
-            pooling_dir = model_dir / str(module.get("path") or "1_Pooling")
-    config = read_json(pooling_dir / "config.json")
-    if not config:
-        return "mean"
-    declared = config.get("pooling_mode")
-    if declared is not None:
-        modes = [declared] if isinstance(declared, str) else list(declared)
-    else:
-        modes = [mode for key, mode in _LEGACY_POOLING.items() if config.get(key)]
-    if len(modes) != 1:
-        raise ConfigurationError(
-            f"model {model!r} pools with {modes or 'no mode'}; HFEncoder takes exactly one"
-        )
-    mode = str(modes[0])
-    if mode not in POOLING_MODES:
-        raise ConfigurationError(
-            f"model {model!r} pools with {mode!r}; HFEncoder does {', '.join(POOLING_MODES)}"
-        )
-    if config.get("include_prompt") is False:
-        raise ConfigurationError(f"model {model!r} pools without its prompt tokens; HFEncoder cannot")
-    return mode
-
-
-def folder_prompts(model_dir: Path) -> tuple[str, str]:
-    """The ``(query, passage)`` prefixes a folder's ``config_sentence_transformers.json`` declares
-    under ``prompts`` (``query``; ``passage`` or ``document``), ``""`` where none."""
-    prompts = read_json(model_dir / "config_sentence_transformers.json").get("prompts") or {}
-    if not isinstance(prompts, dict):
-        return "", ""
-    query = prompts.get("query") or ""
-    passage = prompts.get("passage") or prompts.get("document") or ""
-    return (query if isinstance(query, str) else ""), (passage if isinstance(passage, str) else "")
-
-
-def json_list(path: Path) -> list[dict[str, Any]]:
-    """A JSON file holding a list of objects (``modules.json``); ``[]`` when absent."""
-    import json
-
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return []
-    except (OSError, ValueError) as exc:
-        raise ConfigurationError(f"cannot read {path}: {exc}") from exc
-    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
-        raise ConfigurationError(f"{path} does not hold a list of JSON objects")
-    return data
-
-
 class TransformerEncoder:
     """What every runtime of a local transformers model shares, without torch: the folder's
     tokenizer, pooling mode, prefixes and limits, length-bucketed batches within a token budget,
@@ -188,9 +104,6 @@ class TransformerEncoder:
         model_dir: Path,
         model: str,
         *,
-        limit: int,
-        dimension: int,
-        pad_id: int | None,
         batch_size: int,
         max_tokens: int | None,
         max_batch_tokens: int,
@@ -199,10 +112,8 @@ class TransformerEncoder:
     ) -> None:
         """Read the folder's tokenizer and sentence-transformers settings (no weights).
 
-        Args:
-            limit: positions the model has (``max_position_embeddings``).
-            dimension: width of the rows (``hidden_size``).
-            pad_id: the model's padding token (None: 0).
+        The model's positions, row width and padding token come from its ``config.json``
+        (``max_position_embeddings``, ``hidden_size``, ``pad_token_id``).
 
         Raises:
             ConfigurationError: an invalid setting, or a folder HFEncoder cannot reproduce.
@@ -211,6 +122,10 @@ class TransformerEncoder:
 
         if batch_size < 1 or max_batch_tokens < 1:
             raise ConfigurationError("batch_size and max_batch_tokens must be positive")
+        config = read_json(model_dir / "config.json")
+        limit = int(config.get("max_position_embeddings") or 512)
+        dimension = int(config.get("hidden_size") or 0)
+        pad_id = config.get("pad_token_id")
         self.name = model
         sbert = read_json(model_dir / "sentence_bert_config.json")
         self.pooling = folder_pooling(model_dir, model)
@@ -448,13 +363,9 @@ class HFEncoder(TransformerEncoder):
             threads = _threads
         if threads is not None:
             torch.set_num_threads(threads)
-        config = read_json(model_dir / "config.json")
         self._setup(
             model_dir,
             model,
-            limit=int(config.get("max_position_embeddings") or 512),
-            dimension=int(config.get("hidden_size") or 0),
-            pad_id=config.get("pad_token_id"),
             batch_size=batch_size,
             max_tokens=max_tokens,
             max_batch_tokens=max_batch_tokens,

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from indexflow.encoders.hf import DEFAULT_BATCH_TOKENS, TransformerEncoder, encoder_threads, resolve_precision
-from indexflow.encoders.models import DEFAULT_MODEL, read_json, resolve_model_dir
+from indexflow.encoders.models import DEFAULT_MODEL, resolve_model_dir
 from indexflow.errors import ConfigurationError, EncoderError
 
 log = logging.getLogger(__name__)
@@ -195,13 +195,9 @@ class OpenVINOEncoder(TransformerEncoder):
             raise ConfigurationError(
                 f"the openvino encoder backend runs fp32 or bf16, not {self.precision!r}"
             )
-        config = read_json(model_dir / "config.json")
         self._setup(
             model_dir,
             model,
-            limit=int(config.get("max_position_embeddings") or 512),
-            dimension=int(config.get("hidden_size") or 0),
-            pad_id=config.get("pad_token_id"),
             batch_size=batch_size,
             max_tokens=max_tokens,
             max_batch_tokens=max_batch_tokens,
