@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import platform
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -36,6 +37,7 @@ FIDELITY_GATE = 0.9999
 SAMPLE_SIZE = 256
 _ROUNDS = 2
 _DECISION_VERSION = 1
+_WIDTHS = (8, 24, 250, 64, 120, 40, 180, 16)  # tokens of the sample's chunks, cycled
 
 
 def default_cache_dir() -> Path:
@@ -46,8 +48,6 @@ def default_cache_dir() -> Path:
 def default_device() -> str:
     """``cuda`` where torch sees a CUDA device, else ``cpu`` — without importing torch (seconds)
     on a machine with no NVIDIA driver, so a cached CPU decision starts no torch at all."""
-    import sys
-
     nvidia = Path("/proc/driver/nvidia/version").exists() or Path("/dev/nvidiactl").exists()
     if not nvidia and "torch" not in sys.modules:
         return "cpu"
@@ -99,7 +99,7 @@ def sample_texts(model_dir: Path, n: int = SAMPLE_SIZE) -> list[str]:
     tokenizer.no_truncation()
     tokenizer.no_padding()
     root = Path(os.__file__).resolve().parent
-    widths = (8, 24, 250, 64, 120, 40, 180, 16)
+    widths = _WIDTHS
     chunks: list[str] = []
     for path in sorted(root.glob("*.py")):
         text = " ".join(path.read_text(encoding="utf-8", errors="ignore").split())
@@ -115,6 +115,18 @@ def sample_texts(model_dir: Path, n: int = SAMPLE_SIZE) -> list[str]:
         if len(chunks) >= n:
             break
     return chunks
+
+
+def _sample_id(texts: Sequence[str]) -> str:
+    return hashlib.sha256("\0".join(texts).encode()).hexdigest()
+
+
+def default_sample_id(model_dir: Path) -> str:
+    """What ``sample_texts(model_dir)`` depends on, hashed: the Python (its standard library is
+    the text), the sample's size and widths, and the model's ``tokenizer.json`` (which cuts it)."""
+    digest = hashlib.sha256(f"{sys.version}|{SAMPLE_SIZE}|{_WIDTHS}".encode())
+    digest.update((model_dir / "tokenizer.json").read_bytes())
+    return digest.hexdigest()
 
 
 @dataclass
@@ -258,8 +270,10 @@ def choose_engine(
         return EngineDecision(engine, chosen, f"{engine} {chosen} is the only candidate here")
 
     model_dir = resolve_model_dir(model)
-    sample = list(texts) if texts is not None else sample_texts(model_dir)
-    key = _decision_key(model_dir, device, precision, sample, encoder_threads())
+    # The default sample is identified by what determines it, not built: a cached decision is
+    # found without tokenizing the standard library on every process start.
+    sample_id = _sample_id(texts) if texts is not None else default_sample_id(model_dir)
+    key = _decision_key(model_dir, device, precision, sample_id, encoder_threads())
     path = (
         cache_dir
         / "engines"
@@ -274,13 +288,14 @@ def choose_engine(
         log.warning(
             "encoder backend auto: measuring %s on %d texts, once for this machine (cached in %s)",
             ", ".join(f"{engine} {chosen}" for engine, chosen in candidates),
-            len(sample),
+            len(texts) if texts is not None else SAMPLE_SIZE,
             path.parent,
         )
         measured = texts is None and _measure_in_child(model, device, candidates, key, path, cache_dir)
         if measured and (decision := _cached(path)) is not None:
             decision.cached = False  # measured just now, by the child
             return decision
+        sample = list(texts) if texts is not None else sample_texts(model_dir)
         return _measure(model, device, candidates, sample, key, path, cache_dir)
 
 
@@ -297,7 +312,6 @@ def _measure_in_child(
     into this process, whose memory stays that of the runtime chosen. False when the child
     failed (the caller then measures here)."""
     import subprocess
-    import sys
 
     from indexflow.encoders.hf import encoder_threads
     from indexflow.heap import applied_threshold_kb
@@ -335,8 +349,6 @@ def _measure_in_child(
 
 def _child_main() -> None:
     """``python -m indexflow.encoders.engines``: measure the job read from stdin (JSON)."""
-    import sys
-
     from indexflow.encoders.hf import set_encoder_threads
     from indexflow.encoders.models import resolve_model_dir
     from indexflow.heap import configure_heap
@@ -453,7 +465,7 @@ def _measure(
 
 
 def _decision_key(
-    model_dir: Path, device: str, precision: str, sample: Sequence[str], threads: int
+    model_dir: Path, device: str, precision: str, sample_id: str, threads: int
 ) -> dict[str, Any]:
     from importlib import metadata
 
@@ -472,7 +484,7 @@ def _decision_key(
         "precision": precision,
         "model": str(model_dir),
         "weights_sha256": weights_digest(model_dir),
-        "sample_sha256": hashlib.sha256("\0".join(sample).encode()).hexdigest(),
+        "sample_sha256": sample_id,
         "versions": versions,
     }
 
